@@ -1,0 +1,1578 @@
+//! HCL for Terraform: a small document model, a writer whose output `terraform fmt` leaves
+//! unchanged, string escaping that keeps spec values from interpolating, and a re-formatter for
+//! HCL rendered by provisioner templates.
+//!
+//! The layout rules are HashiCorp's: those of hclwrite's `Format` (indentation by bracket
+//! nesting, token spacing, `=` and trailing-comment alignment in runs of lines) plus the rewrites
+//! `terraform fmt` adds on top (interpolation-only strings unwrapped, block labels quoted, legacy
+//! variable types modernised). They are re-implemented here over our own lexer because hcl-rs
+//! and hcl-edit do not align `=` the way `terraform fmt` does. The writer renders a [`Body`] to
+//! plain text and sends it through the same layout pass as [`format`], so the two cannot
+//! disagree; `.ci/hclcheck.js` checks the results with HashiCorp's own formatter and parser.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use unicode_segmentation::UnicodeSegmentation;
+
+// ---------------------------------------------------------------------------------------------
+// Document model
+// ---------------------------------------------------------------------------------------------
+
+/// A sequence of attributes, blocks, blank lines and comments: a file, or the inside of a block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body(pub Vec<Structure>);
+
+/// One item of a [`Body`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Structure {
+    /// `key = value`.
+    Attribute(Attribute),
+    /// `ident "label" ... { body }`.
+    Block(Block),
+    /// An explicit blank line; runs collapse to one, and one at the start or end of a body is dropped.
+    Blank,
+    /// A `# ...` comment: the text without the `# ` prefix; each of its lines becomes one comment line.
+    Comment(String),
+}
+
+/// `key = value`; the key must be an HCL identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// The attribute name, e.g. `instance_class`.
+    pub key: String,
+    /// The value.
+    pub value: Expr,
+}
+
+/// `ident "label" ... { body }`; labels are always written quoted and escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The block type, e.g. `resource`.
+    pub ident: String,
+    /// The labels, unescaped, e.g. `["aws_db_instance", "orders"]`.
+    pub labels: Vec<String>,
+    /// The contents.
+    pub body: Body,
+}
+
+/// An attribute value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// A literal string, escaped on output so that it can never interpolate.
+    Str(String),
+    /// The contents of a quoted template, already escaped, e.g. `${var.x}-a` (written as `"${var.x}-a"`).
+    Template(String),
+    /// A raw expression written as is, e.g. `aws_db_instance.x.address` or `jsonencode({ a = 1 })`.
+    Raw(String),
+    /// A number.
+    Int(i64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// A tuple: on one line when every element fits on one line, else one element per line.
+    List(Vec<Expr>),
+    /// An object, one `key = value` per line; keys that are not identifiers are quoted.
+    Object(Vec<(String, Expr)>),
+}
+
+impl Body {
+    /// An empty body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `key = value`.
+    pub fn attr(&mut self, key: impl Into<String>, value: Expr) -> &mut Self {
+        self.0.push(Structure::Attribute(Attribute::new(key, value)));
+        self
+    }
+
+    /// Appends a block.
+    pub fn block(&mut self, block: Block) -> &mut Self {
+        self.0.push(Structure::Block(block));
+        self
+    }
+
+    /// Appends a `# ...` comment.
+    pub fn comment(&mut self, text: impl Into<String>) -> &mut Self {
+        self.0.push(Structure::Comment(text.into()));
+        self
+    }
+
+    /// Appends an explicit blank line.
+    pub fn blank(&mut self) -> &mut Self {
+        self.0.push(Structure::Blank);
+        self
+    }
+
+    /// Whether the body has no items at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Attribute {
+    /// `key = value`.
+    pub fn new(key: impl Into<String>, value: Expr) -> Self {
+        Self {
+            key: key.into(),
+            value,
+        }
+    }
+}
+
+impl Block {
+    /// A block with an empty body.
+    pub fn new<L: Into<String>>(ident: impl Into<String>, labels: impl IntoIterator<Item = L>) -> Self {
+        Self {
+            ident: ident.into(),
+            labels: labels.into_iter().map(Into::into).collect(),
+            body: Body::new(),
+        }
+    }
+
+    /// The same block with `body` as its contents.
+    pub fn with_body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+}
+
+impl Expr {
+    /// A literal string.
+    pub fn str(s: impl Into<String>) -> Self {
+        Expr::Str(s.into())
+    }
+
+    /// A raw expression.
+    pub fn raw(s: impl Into<String>) -> Self {
+        Expr::Raw(s.into())
+    }
+
+    /// A quoted template whose contents are already escaped.
+    pub fn template(s: impl Into<String>) -> Self {
+        Expr::Template(s.into())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escaping
+// ---------------------------------------------------------------------------------------------
+
+/// The contents of an HCL quoted string holding exactly `s`: no spec value can interpolate.
+///
+/// Escapes `\\`, `\"`, `\n`, `\r`, `\t`, `${` as `$${` and `%{` as `%%{`; other non-printable
+/// characters become `\uNNNN` (or `\UNNNNNNNN`), with lower-case hex as hclwrite writes them, so
+/// that `terraform fmt`, which re-escapes block labels that way, leaves our labels alone.
+pub fn escape_string(s: &str) -> String {
+    escape(s, false)
+}
+
+/// A block label as a complete string literal: like [`quote`], but `$` and `%` are written
+/// `\u0024` and `\u0025`.
+///
+/// `terraform fmt` (1.11) silently drops a quoted label holding a raw `$` or `%` when it
+/// re-renders labels; the escaped form keeps its value through fmt, which rewrites it to the
+/// raw character, so such a label (best avoided) is never canonical but is never lost either.
+pub fn quote_label(s: &str) -> String {
+    format!("\"{}\"", escape(s, true))
+}
+
+fn escape(s: &str, label: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if label => out.push_str("\\u0024"),
+            '%' if label => out.push_str("\\u0025"),
+            '$' | '%' => {
+                out.push(c);
+                // Doubling the introducer is HCL's escape for a literal `${` / `%{`.
+                if chars.peek() == Some(&'{') {
+                    out.push(c);
+                }
+            }
+            c if !is_printable(c) => {
+                let code = u32::from(c);
+                if code < 0x1_0000 {
+                    out.push_str(&format!("\\u{code:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{code:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A complete HCL string literal for `s`: `"` + [`escape_string`] + `"`.
+pub fn quote(s: &str) -> String {
+    format!("\"{}\"", escape_string(s))
+}
+
+/// Whether `s` can be written bare as an object key: an ASCII identifier that is not a keyword.
+///
+/// HCL allows Unicode identifiers, but ASCII is what every Terraform provider uses, and quoting
+/// anything else is always correct. `true`, `false` and `null` would be read as values and `for`
+/// would start a `for` expression, so they are quoted too.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !matches!(s, "true" | "false" | "null" | "for")
+}
+
+/// Go's `unicode.IsPrint`, which decides what hclwrite escapes, for the characters that matter.
+///
+/// Without Unicode tables we treat unassigned code points as printable; Go escapes them. That can
+/// only matter for a block label holding one, which `terraform fmt` would then re-escape.
+fn is_printable(c: char) -> bool {
+    let u = u32::from(c);
+    !(c.is_control()
+        // Space separators other than U+0020, line and paragraph separators.
+        || u == 0x00A0
+        || u == 0x1680
+        || (0x2000..=0x200A).contains(&u)
+        || u == 0x2028
+        || u == 0x2029
+        || u == 0x202F
+        || u == 0x205F
+        || u == 0x3000
+        // Format characters: soft hyphen, zero-width and bidi controls, BOM, tags, ...
+        || u == 0x00AD
+        || (0x0600..=0x0605).contains(&u)
+        || u == 0x061C
+        || u == 0x06DD
+        || u == 0x070F
+        || (0x0890..=0x0891).contains(&u)
+        || u == 0x08E2
+        || u == 0x180E
+        || (0x200B..=0x200F).contains(&u)
+        || (0x202A..=0x202E).contains(&u)
+        || (0x2060..=0x2064).contains(&u)
+        || (0x2066..=0x206F).contains(&u)
+        || u == 0xFEFF
+        || (0xFFF9..=0xFFFB).contains(&u)
+        || u == 0x110BD
+        || u == 0x110CD
+        || (0x13430..=0x1343F).contains(&u)
+        || (0x1BCA0..=0x1BCA3).contains(&u)
+        || (0x1D173..=0x1D17A).contains(&u)
+        || u == 0xE0001
+        || (0xE0020..=0xE007F).contains(&u)
+        // Private use areas.
+        || (0xE000..=0xF8FF).contains(&u)
+        || (0xF_0000..=0xF_FFFD).contains(&u)
+        || (0x10_0000..=0x10_FFFD).contains(&u)
+        // Noncharacters.
+        || (0xFDD0..=0xFDEF).contains(&u)
+        || (u & 0xFFFE) == 0xFFFE)
+}
+
+/// The value of the contents of a quoted string literal (the inverse of [`escape_string`]).
+///
+/// Returns `None` for an invalid escape, so that such a label is left exactly as written.
+fn unescape_literal(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'u' => out.push(hex_char(&mut chars, 4)?),
+                'U' => out.push(hex_char(&mut chars, 8)?),
+                _ => return None,
+            },
+            '$' | '%' => {
+                let mut ahead = chars.clone();
+                if ahead.next() == Some(c) && ahead.next() == Some('{') {
+                    chars.next();
+                }
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+fn hex_char(chars: &mut impl Iterator<Item = char>, digits: usize) -> Option<char> {
+    let mut code = 0u32;
+    for _ in 0..digits {
+        code = code * 16 + chars.next()?.to_digit(16)?;
+    }
+    char::from_u32(code)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------------------------
+
+/// The canonical text of `body`: what `terraform fmt` leaves unchanged, ending with exactly one
+/// newline (an empty body gives an empty string).
+pub fn to_string(body: &Body) -> String {
+    let mut text = String::new();
+    write_body(&mut text, body, 0);
+    canonical(&text)
+}
+
+/// The canonical text of one expression as an attribute value, without a trailing newline.
+///
+/// Multi-line values are indented as at the top level; [`format`] re-indents them wherever a
+/// template puts them.
+pub fn expr_to_string(expr: &Expr) -> String {
+    let mut text = String::from("x = ");
+    write_expr(&mut text, expr, 0);
+    text.push('\n');
+    let out = canonical(&text);
+    let out = out.strip_prefix("x = ").unwrap_or(&out);
+    out.strip_suffix('\n').unwrap_or(out).to_string()
+}
+
+/// Lays out text we generated ourselves; it is valid HCL unless a `Raw` or `Template` is not.
+fn canonical(text: &str) -> String {
+    let rewritten = rewrite(lex(text));
+    layout(rewritten.toks)
+}
+
+/// What an item is, for deciding where blank lines go; a comment goes with what follows it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    Attribute,
+    Block,
+    Free,
+}
+
+fn anchor(items: &[Structure], i: usize) -> Anchor {
+    for item in &items[i..] {
+        match item {
+            Structure::Attribute(_) => return Anchor::Attribute,
+            Structure::Block(_) => return Anchor::Block,
+            Structure::Comment(_) => continue,
+            Structure::Blank => return Anchor::Free,
+        }
+    }
+    Anchor::Free
+}
+
+/// Writes items with single spaces and plain indentation; alignment is left to [`layout`].
+fn write_body(out: &mut String, body: &Body, level: usize) {
+    let items = &body.0;
+    let mut prev: Option<usize> = None;
+    let mut blank_requested = false;
+    for (i, item) in items.iter().enumerate() {
+        if matches!(item, Structure::Blank) {
+            blank_requested = prev.is_some();
+            continue;
+        }
+        if let Some(p) = prev {
+            // A comment directly above an item documents it, so nothing separates the two; a
+            // block is set apart from its neighbours, as in hand-written Terraform.
+            let documents_this = matches!(items[p], Structure::Comment(_));
+            if blank_requested
+                || (!documents_this
+                    && (anchor(items, i) == Anchor::Block || anchor(items, p) == Anchor::Block))
+            {
+                out.push('\n');
+            }
+        }
+        blank_requested = false;
+        write_item(out, item, level);
+        prev = Some(i);
+    }
+}
+
+fn indent(out: &mut String, level: usize) {
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+fn write_item(out: &mut String, item: &Structure, level: usize) {
+    match item {
+        Structure::Attribute(attr) => {
+            indent(out, level);
+            out.push_str(&attr.key);
+            out.push_str(" = ");
+            write_expr(out, &attr.value, level);
+            out.push('\n');
+        }
+        Structure::Block(block) => {
+            indent(out, level);
+            out.push_str(&block.ident);
+            for label in &block.labels {
+                out.push(' ');
+                out.push_str(&quote_label(label));
+            }
+            out.push_str(" {\n");
+            write_body(out, &block.body, level + 1);
+            indent(out, level);
+            out.push_str("}\n");
+        }
+        Structure::Comment(text) => {
+            let mut any = false;
+            for line in text.lines() {
+                any = true;
+                write_comment_line(out, line, level);
+            }
+            if !any {
+                write_comment_line(out, "", level);
+            }
+        }
+        Structure::Blank => {}
+    }
+}
+
+fn write_comment_line(out: &mut String, line: &str, level: usize) {
+    indent(out, level);
+    let line = line.trim_end();
+    if line.is_empty() {
+        out.push_str("#\n");
+    } else {
+        out.push_str("# ");
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+/// Whether an expression is written on one line.
+fn is_inline(expr: &Expr) -> bool {
+    match expr {
+        Expr::Str(_) | Expr::Template(_) | Expr::Int(_) | Expr::Bool(_) | Expr::Null => true,
+        Expr::Raw(s) => !s.contains('\n'),
+        Expr::List(items) => items.iter().all(is_inline),
+        Expr::Object(entries) => entries.is_empty(),
+    }
+}
+
+fn write_expr(out: &mut String, expr: &Expr, level: usize) {
+    match expr {
+        Expr::Str(s) => out.push_str(&quote(s)),
+        Expr::Template(s) => {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        }
+        Expr::Raw(s) => out.push_str(s),
+        Expr::Int(n) => out.push_str(&n.to_string()),
+        Expr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Expr::Null => out.push_str("null"),
+        Expr::List(items) if is_inline(expr) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_expr(out, item, level);
+            }
+            out.push(']');
+        }
+        Expr::List(items) => {
+            // One element per line with a trailing comma, the shape fmt keeps for long tuples.
+            out.push_str("[\n");
+            for item in items {
+                indent(out, level + 1);
+                write_expr(out, item, level + 1);
+                out.push_str(",\n");
+            }
+            indent(out, level);
+            out.push(']');
+        }
+        Expr::Object(entries) if entries.is_empty() => out.push_str("{}"),
+        Expr::Object(entries) => {
+            out.push_str("{\n");
+            for (key, value) in entries {
+                indent(out, level + 1);
+                if is_identifier(key) {
+                    out.push_str(key);
+                } else {
+                    out.push_str(&quote(key));
+                }
+                out.push_str(" = ");
+                write_expr(out, value, level + 1);
+                out.push('\n');
+            }
+            indent(out, level);
+            out.push('}');
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-formatting
+// ---------------------------------------------------------------------------------------------
+
+/// Why [`format`] rejected its input, with a 1-based position in that input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    /// What is wrong.
+    pub message: String,
+    /// The 1-based line.
+    pub line: usize,
+    /// The 1-based column, in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// Parses HCL text (rendered by a template) and re-emits it canonically, keeping comments.
+///
+/// The result is what `terraform fmt` leaves unchanged. Beyond fmt's own rules, runs of blank
+/// lines collapse to one, blank lines right inside brackets and at either end go, top-level
+/// blocks are separated by a blank line, line endings become `\n`, and the text ends with exactly
+/// one newline (empty input stays empty).
+pub fn format(text: &str) -> Result<String, FormatError> {
+    let text = text.replace("\r\n", "\n");
+    if let Err(err) = hcl_edit::parser::parse_body(&text) {
+        return Err(FormatError {
+            message: err.message().to_string(),
+            line: err.location().line(),
+            column: err.location().column(),
+        });
+    }
+    let rewritten = rewrite(lex(&text));
+    // hcl-edit accepts a body that sets one attribute twice; HashiCorp's parser does not.
+    if let Some(err) = rewritten.duplicate {
+        return Err(err);
+    }
+    Ok(layout(rewritten.toks))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexer: the token types of HashiCorp's hclsyntax scanner that formatting depends on
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Ident,
+    Number,
+    OQuote,
+    CQuote,
+    /// Literal text inside a quoted string, escapes included.
+    QuotedLit,
+    /// Literal text inside a heredoc, up to and including a newline.
+    StringLit,
+    /// `<<EOF` or `<<-EOF`, including the newline after it.
+    OHeredoc,
+    /// The closing marker of a heredoc, including any indentation before it.
+    CHeredoc,
+    /// `${` or `${~`.
+    TemplateInterp,
+    /// `%{` or `%{~`.
+    TemplateControl,
+    /// `}` or `~}` closing a template interpolation or directive.
+    TemplateSeqEnd,
+    OBrace,
+    CBrace,
+    OBrack,
+    CBrack,
+    OParen,
+    CParen,
+    Comma,
+    Dot,
+    Ellipsis,
+    Colon,
+    /// `::` in provider-defined function names (`provider::aws::arn_parse`).
+    DoubleColon,
+    Question,
+    Equal,
+    FatArrow,
+    EqualOp,
+    NotEqual,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    Bang,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    /// `# ...` and `// ...` (including their newline) and `/* ... */`.
+    Comment,
+    Newline,
+    Invalid,
+}
+
+/// Where a token sits in the block structure, for the blank lines between top-level blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Mark {
+    #[default]
+    None,
+    TopBlockStart,
+    TopBlockEnd,
+}
+
+#[derive(Clone, Debug)]
+struct Tok {
+    kind: Kind,
+    text: String,
+    line: usize,
+    col: usize,
+    /// Spaces written before the token; the layout pass decides every one of them.
+    spaces: usize,
+    mark: Mark,
+}
+
+impl Tok {
+    fn new(kind: Kind, text: impl Into<String>) -> Self {
+        Tok {
+            kind,
+            text: text.into(),
+            line: 0,
+            col: 0,
+            spaces: 0,
+            mark: Mark::None,
+        }
+    }
+
+    /// A single-line comment consumes its newline and so ends a line, like a newline does.
+    fn ends_line(&self) -> bool {
+        self.kind == Kind::Newline || (self.kind == Kind::Comment && self.text.ends_with('\n'))
+    }
+
+    fn bracket_change(&self) -> i32 {
+        match self.kind {
+            Kind::OBrace
+            | Kind::OBrack
+            | Kind::OParen
+            | Kind::TemplateControl
+            | Kind::TemplateInterp => 1,
+            Kind::CBrace | Kind::CBrack | Kind::CParen | Kind::TemplateSeqEnd => -1,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Expressions and structure.
+    Code,
+    /// Inside `{ ... }` in code: a `}` closes the brace.
+    Brace,
+    /// Inside `${ ... }` or `%{ ... }`: a `}` ends the template sequence.
+    Interp,
+    /// Inside `"..."`.
+    Quoted,
+    /// Inside a heredoc, at the start of a line or not.
+    Heredoc { marker: String, line_start: bool },
+}
+
+struct Lexer {
+    chars: Vec<char>,
+    pos: usize,
+    line: usize,
+    col: usize,
+    toks: Vec<Tok>,
+    modes: Vec<Mode>,
+}
+
+/// Splits text into tokens; never fails (invalid input gives `Invalid` tokens, as in hclsyntax).
+fn lex(src: &str) -> Vec<Tok> {
+    let mut lx = Lexer {
+        chars: src.chars().collect(),
+        pos: 0,
+        line: 1,
+        col: 1,
+        toks: Vec::new(),
+        modes: vec![Mode::Code],
+    };
+    while lx.pos < lx.chars.len() {
+        match lx.modes.last() {
+            Some(Mode::Quoted) => lx.quoted(),
+            Some(Mode::Heredoc { .. }) => lx.heredoc(),
+            _ => lx.code(),
+        }
+    }
+    lx.toks
+}
+
+fn is_ident_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_'
+}
+
+fn is_ident_continue(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+impl Lexer {
+    fn at(&self, k: usize) -> Option<char> {
+        self.chars.get(self.pos + k).copied()
+    }
+
+    fn advance(&mut self, n: usize) {
+        let end = (self.pos + n).min(self.chars.len());
+        for &c in &self.chars[self.pos..end] {
+            if c == '\n' {
+                self.line += 1;
+                self.col = 1;
+            } else {
+                self.col += 1;
+            }
+        }
+        self.pos = end;
+    }
+
+    fn take(&mut self, n: usize, kind: Kind) {
+        let (start, line, col) = (self.pos, self.line, self.col);
+        self.advance(n.max(1));
+        let text: String = self.chars[start..self.pos].iter().collect();
+        self.toks.push(Tok {
+            kind,
+            text,
+            line,
+            col,
+            spaces: 0,
+            mark: Mark::None,
+        });
+    }
+
+    fn top(&self) -> Option<&Mode> {
+        self.modes.last()
+    }
+
+    /// Length of the run starting at `pos` whose characters satisfy `pred`, starting at offset `from`.
+    fn run(&self, from: usize, pred: impl Fn(char) -> bool) -> usize {
+        let mut n = from;
+        while self.at(n).is_some_and(&pred) {
+            n += 1;
+        }
+        n
+    }
+
+    fn code(&mut self) {
+        let Some(c) = self.at(0) else {
+            return;
+        };
+        let next = self.at(1);
+        match c {
+            ' ' | '\t' => self.advance(1),
+            '\n' => self.take(1, Kind::Newline),
+            '#' => self.line_comment(),
+            '/' if next == Some('/') => self.line_comment(),
+            '/' if next == Some('*') => {
+                let mut n = 2;
+                while self.at(n).is_some() && !(self.at(n) == Some('*') && self.at(n + 1) == Some('/')) {
+                    n += 1;
+                }
+                self.take((n + 2).min(self.chars.len() - self.pos), Kind::Comment);
+            }
+            '"' => {
+                self.take(1, Kind::OQuote);
+                self.modes.push(Mode::Quoted);
+            }
+            '<' => {
+                if let Some((n, marker)) = self.heredoc_opener() {
+                    self.take(n, Kind::OHeredoc);
+                    self.modes.push(Mode::Heredoc {
+                        marker,
+                        line_start: true,
+                    });
+                } else if next == Some('=') {
+                    self.take(2, Kind::Le);
+                } else {
+                    self.take(1, Kind::Lt);
+                }
+            }
+            '>' if next == Some('=') => self.take(2, Kind::Ge),
+            '>' => self.take(1, Kind::Gt),
+            '{' => {
+                self.take(1, Kind::OBrace);
+                self.modes.push(Mode::Brace);
+            }
+            '}' => match self.top() {
+                Some(Mode::Interp) => {
+                    self.take(1, Kind::TemplateSeqEnd);
+                    self.modes.pop();
+                }
+                Some(Mode::Brace) => {
+                    self.take(1, Kind::CBrace);
+                    self.modes.pop();
+                }
+                _ => self.take(1, Kind::CBrace),
+            },
+            '~' if next == Some('}') && self.top() == Some(&Mode::Interp) => {
+                self.take(2, Kind::TemplateSeqEnd);
+                self.modes.pop();
+            }
+            '[' => self.take(1, Kind::OBrack),
+            ']' => self.take(1, Kind::CBrack),
+            '(' => self.take(1, Kind::OParen),
+            ')' => self.take(1, Kind::CParen),
+            ',' => self.take(1, Kind::Comma),
+            ':' if next == Some(':') => self.take(2, Kind::DoubleColon),
+            ':' => self.take(1, Kind::Colon),
+            '?' => self.take(1, Kind::Question),
+            '+' => self.take(1, Kind::Plus),
+            '-' => self.take(1, Kind::Minus),
+            '*' => self.take(1, Kind::Star),
+            '/' => self.take(1, Kind::Slash),
+            '%' => self.take(1, Kind::Percent),
+            '.' if next == Some('.') && self.at(2) == Some('.') => self.take(3, Kind::Ellipsis),
+            '.' => self.take(1, Kind::Dot),
+            '=' if next == Some('=') => self.take(2, Kind::EqualOp),
+            '=' if next == Some('>') => self.take(2, Kind::FatArrow),
+            '=' => self.take(1, Kind::Equal),
+            '!' if next == Some('=') => self.take(2, Kind::NotEqual),
+            '!' => self.take(1, Kind::Bang),
+            '&' if next == Some('&') => self.take(2, Kind::And),
+            '|' if next == Some('|') => self.take(2, Kind::Or),
+            c if c.is_ascii_digit() => {
+                let mut n = self.run(0, |c| c.is_ascii_digit());
+                if self.at(n) == Some('.') && self.at(n + 1).is_some_and(|c| c.is_ascii_digit()) {
+                    n = self.run(n + 1, |c| c.is_ascii_digit());
+                }
+                if matches!(self.at(n), Some('e' | 'E')) {
+                    let sign = usize::from(matches!(self.at(n + 1), Some('+' | '-')));
+                    if self.at(n + 1 + sign).is_some_and(|c| c.is_ascii_digit()) {
+                        n = self.run(n + 1 + sign, |c| c.is_ascii_digit());
+                    }
+                }
+                self.take(n, Kind::Number);
+            }
+            c if is_ident_start(c) => {
+                let n = self.run(1, is_ident_continue);
+                self.take(n, Kind::Ident);
+            }
+            _ => self.take(1, Kind::Invalid),
+        }
+    }
+
+    fn line_comment(&mut self) {
+        let mut n = self.run(0, |c| c != '\n');
+        if self.at(n) == Some('\n') {
+            n += 1;
+        }
+        self.take(n, Kind::Comment);
+    }
+
+    /// `<<EOF\n` or `<<-EOF\n` at the current position: its length and marker.
+    fn heredoc_opener(&self) -> Option<(usize, String)> {
+        if self.at(1) != Some('<') {
+            return None;
+        }
+        let start = if self.at(2) == Some('-') { 3 } else { 2 };
+        if !self.at(start).is_some_and(is_ident_start) {
+            return None;
+        }
+        let end = self.run(start + 1, is_ident_continue);
+        if self.at(end) != Some('\n') {
+            return None;
+        }
+        let marker = self.chars[self.pos + start..self.pos + end].iter().collect();
+        Some((end + 1, marker))
+    }
+
+    /// A `${` / `%{` (with an optional strip marker) at offset 0, opening a template sequence.
+    fn template_opener(&mut self) -> bool {
+        let kind = match (self.at(0), self.at(1)) {
+            (Some('$'), Some('{')) => Kind::TemplateInterp,
+            (Some('%'), Some('{')) => Kind::TemplateControl,
+            _ => return false,
+        };
+        let n = if self.at(2) == Some('~') { 3 } else { 2 };
+        self.take(n, kind);
+        self.modes.push(Mode::Interp);
+        true
+    }
+
+    /// Length of template literal text from offset `n` up to a `${`/`%{` that opens a sequence,
+    /// or a character `stop` accepts; `$${` and `%%{` are escapes and stay literal.
+    fn literal_len(&self, mut n: usize, escapes: bool, stop: impl Fn(char) -> bool) -> usize {
+        while let Some(c) = self.at(n) {
+            if stop(c) {
+                break;
+            }
+            match c {
+                '\\' if escapes => {
+                    n += if self.at(n + 1).is_some_and(|c| c != '\n') { 2 } else { 1 };
+                }
+                '$' | '%' if self.at(n + 1) == Some('{') => break,
+                '$' | '%' if self.at(n + 1) == Some(c) && self.at(n + 2) == Some('{') => n += 3,
+                _ => n += 1,
+            }
+        }
+        n
+    }
+
+    fn quoted(&mut self) {
+        match self.at(0) {
+            Some('"') => {
+                self.take(1, Kind::CQuote);
+                self.modes.pop();
+            }
+            // An unterminated string; the parser reports it, the lexer just goes on.
+            Some('\n') | None => {
+                self.modes.pop();
+            }
+            _ => {
+                if !self.template_opener() {
+                    let n = self.literal_len(0, true, |c| c == '"' || c == '\n');
+                    self.take(n, Kind::QuotedLit);
+                }
+            }
+        }
+    }
+
+    fn heredoc(&mut self) {
+        let Some(Mode::Heredoc { marker, line_start }) = self.modes.last().cloned() else {
+            return;
+        };
+        if line_start {
+            let indent = self.run(0, |c| c == ' ' || c == '\t');
+            let len = marker.chars().count();
+            let is_marker = self.chars.len() >= self.pos + indent + len
+                && self.chars[self.pos + indent..self.pos + indent + len]
+                    .iter()
+                    .copied()
+                    .eq(marker.chars())
+                && matches!(self.at(indent + len), None | Some('\n'));
+            if is_marker {
+                self.take(indent + len, Kind::CHeredoc);
+                self.modes.pop();
+                return;
+            }
+        }
+        self.set_line_start(false);
+        if self.template_opener() {
+            return;
+        }
+        let mut n = self.literal_len(0, false, |c| c == '\n');
+        if self.at(n) == Some('\n') {
+            n += 1;
+            self.set_line_start(true);
+        }
+        self.take(n, Kind::StringLit);
+    }
+
+    fn set_line_start(&mut self, value: bool) {
+        if let Some(Mode::Heredoc { line_start, .. }) = self.modes.last_mut() {
+            *line_start = value;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rewrites `terraform fmt` makes beyond hclwrite's layout
+// ---------------------------------------------------------------------------------------------
+
+struct Rewritten {
+    toks: Vec<Tok>,
+    /// The first attribute set twice in one body.
+    duplicate: Option<FormatError>,
+}
+
+struct Rewriter<'a> {
+    toks: &'a [Tok],
+    pos: usize,
+    out: Vec<Tok>,
+    duplicate: Option<FormatError>,
+}
+
+/// Walks the block structure to unwrap `"${x}"` attribute values, quote block labels and
+/// modernise `variable` types, as `terraform fmt` does, and marks top-level blocks.
+fn rewrite(toks: Vec<Tok>) -> Rewritten {
+    let mut rw = Rewriter {
+        toks: &toks,
+        pos: 0,
+        out: Vec::with_capacity(toks.len()),
+        duplicate: None,
+    };
+    let mut path = Vec::new();
+    while rw.pos < rw.toks.len() {
+        rw.body(&mut path);
+        // A stray `}` at the top level ends `body`; keep it and go on.
+        if rw.pos < rw.toks.len() {
+            rw.copy(1);
+        }
+    }
+    Rewritten {
+        toks: rw.out,
+        duplicate: rw.duplicate,
+    }
+}
+
+impl Rewriter<'_> {
+    fn kind(&self, at: usize) -> Option<Kind> {
+        self.toks.get(at).map(|t| t.kind)
+    }
+
+    fn copy(&mut self, n: usize) {
+        let end = (self.pos + n).min(self.toks.len());
+        self.out.extend_from_slice(&self.toks[self.pos..end]);
+        self.pos = end;
+    }
+
+    /// Items of a body, up to (not including) the `}` that closes it or the end of input.
+    fn body(&mut self, path: &mut Vec<String>) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        while let Some(kind) = self.kind(self.pos) {
+            match kind {
+                Kind::Newline | Kind::Comment => self.copy(1),
+                Kind::CBrace => return,
+                Kind::Ident if self.kind(self.pos + 1) == Some(Kind::Equal) => {
+                    self.attribute(path, &mut seen)
+                }
+                Kind::Ident => {
+                    if !self.block(path) {
+                        self.copy(1);
+                    }
+                }
+                _ => self.copy(1),
+            }
+        }
+    }
+
+    fn attribute(&mut self, path: &[String], seen: &mut HashMap<String, usize>) {
+        let name_tok = &self.toks[self.pos];
+        let name = name_tok.text.clone();
+        if let Some(first) = seen.get(&name) {
+            if self.duplicate.is_none() {
+                self.duplicate = Some(FormatError {
+                    message: format!(
+                        "attribute \"{name}\" is set twice in one body (first on line {first})"
+                    ),
+                    line: name_tok.line,
+                    column: name_tok.col,
+                });
+            }
+        } else {
+            seen.insert(name.clone(), name_tok.line);
+        }
+        self.copy(2);
+        // The value runs to the end of the line at bracket depth 0, or to the `}` of a
+        // single-line block.
+        let start = self.pos;
+        let mut depth = 0;
+        let mut end = start;
+        while let Some(t) = self.toks.get(end) {
+            if depth <= 0 && (t.ends_line() || t.kind == Kind::CBrace) {
+                break;
+            }
+            depth += t.bracket_change();
+            end += 1;
+        }
+        // Trailing `/* */` comments belong to the line, not to the expression.
+        let mut core_end = end;
+        while core_end > start && self.toks[core_end - 1].kind == Kind::Comment {
+            core_end -= 1;
+        }
+        let core = &self.toks[start..core_end];
+        let replaced = if path.len() == 1 && path[0] == "variable" && name == "type" {
+            modern_type(core)
+        } else {
+            unwrap_interpolation(core)
+        };
+        match replaced {
+            Some(new) => {
+                self.out.extend(new);
+                self.pos = core_end;
+                self.copy(end - core_end);
+            }
+            None => self.copy(end - start),
+        }
+    }
+
+    /// A block at `pos`, if one starts there: `ident label... {`.
+    fn block(&mut self, path: &mut Vec<String>) -> bool {
+        let mut at = self.pos + 1;
+        let mut labels: Vec<Vec<Tok>> = Vec::new();
+        loop {
+            match self.kind(at) {
+                // fmt drops comments between labels when it re-renders them.
+                Some(Kind::Comment) if !self.toks[at].ends_line() => at += 1,
+                Some(Kind::Ident) => {
+                    labels.push(label_tokens(&self.toks[at].text));
+                    at += 1;
+                }
+                Some(Kind::OQuote) => {
+                    let mut end = at + 1;
+                    while self.kind(end).is_some_and(|k| k != Kind::CQuote && k != Kind::Newline) {
+                        end += 1;
+                    }
+                    if self.kind(end) != Some(Kind::CQuote) {
+                        return false;
+                    }
+                    labels.push(normalize_label(&self.toks[at..=end]));
+                    at = end + 1;
+                }
+                Some(Kind::OBrace) => break,
+                _ => return false,
+            }
+        }
+        let top = path.is_empty();
+        let mut ident = self.toks[self.pos].clone();
+        if top {
+            ident.mark = Mark::TopBlockStart;
+        }
+        path.push(ident.text.clone());
+        self.out.push(ident);
+        for label in labels {
+            self.out.extend(label);
+        }
+        self.pos = at;
+        self.copy(1);
+        self.body(path);
+        path.pop();
+        if self.kind(self.pos) == Some(Kind::CBrace) {
+            let mut close = self.toks[self.pos].clone();
+            if top {
+                close.mark = Mark::TopBlockEnd;
+            }
+            self.out.push(close);
+            self.pos += 1;
+        }
+        true
+    }
+}
+
+fn label_tokens(value: &str) -> Vec<Tok> {
+    let mut toks = vec![Tok::new(Kind::OQuote, "\"")];
+    let escaped = escape(value, true);
+    if !escaped.is_empty() {
+        toks.push(Tok::new(Kind::QuotedLit, escaped));
+    }
+    toks.push(Tok::new(Kind::CQuote, "\""));
+    toks
+}
+
+/// fmt re-renders every quoted label from its value, which normalises its escapes.
+fn normalize_label(toks: &[Tok]) -> Vec<Tok> {
+    match toks {
+        [_, lit, _] if lit.kind == Kind::QuotedLit => match unescape_literal(&lit.text) {
+            Some(value) => label_tokens(&value),
+            None => toks.to_vec(),
+        },
+        _ => toks.to_vec(),
+    }
+}
+
+/// `"${expr}"` as an attribute value becomes `expr`, as `terraform fmt` does since 0.12.
+fn unwrap_interpolation(toks: &[Tok]) -> Option<Vec<Tok>> {
+    let n = toks.len();
+    if n < 5
+        || toks[0].kind != Kind::OQuote
+        || toks[1].kind != Kind::TemplateInterp
+        || toks[n - 2].kind != Kind::TemplateSeqEnd
+        || toks[n - 1].kind != Kind::CQuote
+    {
+        return None;
+    }
+    let inside = &toks[2..n - 2];
+    // Only a provably single interpolation: nested quoted strings may hold their own.
+    let mut quotes = 0i32;
+    for t in inside {
+        match t.kind {
+            Kind::OQuote => quotes += 1,
+            Kind::CQuote => quotes -= 1,
+            _ if quotes > 0 => {}
+            Kind::TemplateInterp | Kind::TemplateSeqEnd | Kind::QuotedLit => return None,
+            _ => {}
+        }
+    }
+    let first = inside.iter().position(|t| t.kind != Kind::Newline)?;
+    let last = inside.iter().rposition(|t| t.kind != Kind::Newline)?;
+    let trimmed = &inside[first..=last];
+    let multi_line = trimmed.iter().any(|t| t.kind == Kind::Newline);
+    let parenthesized =
+        trimmed[0].kind == Kind::OParen && trimmed[trimmed.len() - 1].kind == Kind::CParen;
+    if multi_line && !parenthesized {
+        // A multi-line expression (a conditional, say) needs parentheses once unwrapped.
+        let mut out = vec![Tok::new(Kind::OParen, "(")];
+        out.extend_from_slice(trimmed);
+        out.push(Tok::new(Kind::CParen, ")"));
+        Some(out)
+    } else {
+        Some(trimmed.to_vec())
+    }
+}
+
+/// `type = list` and pre-0.12 quoted types in a `variable` block, as `terraform fmt` rewrites them.
+fn modern_type(toks: &[Tok]) -> Option<Vec<Tok>> {
+    let call = |name: &str, arg: &str| {
+        vec![
+            Tok::new(Kind::Ident, name),
+            Tok::new(Kind::OParen, "("),
+            Tok::new(Kind::Ident, arg),
+            Tok::new(Kind::CParen, ")"),
+        ]
+    };
+    match toks {
+        [t] if t.kind == Kind::Ident && matches!(t.text.as_str(), "list" | "map" | "set") => {
+            Some(call(&t.text, "any"))
+        }
+        [o, lit, c] if o.kind == Kind::OQuote && lit.kind == Kind::QuotedLit && c.kind == Kind::CQuote => {
+            match lit.text.as_str() {
+                "string" => Some(vec![Tok::new(Kind::Ident, "string")]),
+                "list" => Some(call("list", "string")),
+                "map" => Some(call("map", "string")),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: hclwrite's rules for indentation, spacing and alignment
+// ---------------------------------------------------------------------------------------------
+
+/// One line as hclwrite sees it, split into cells: lead, then an optional `= value` cell, then
+/// an optional trailing comment. A heredoc or a multi-line `/* */` comment stays inside one line.
+struct Line {
+    toks: Vec<Tok>,
+    /// Index of the `=` starting the assign cell.
+    assign: Option<usize>,
+    /// Index of the trailing comment.
+    comment: Option<usize>,
+}
+
+impl Line {
+    fn lead_end(&self) -> usize {
+        self.assign.or(self.comment).unwrap_or(self.toks.len())
+    }
+
+    fn assign_end(&self) -> usize {
+        self.comment.unwrap_or(self.toks.len())
+    }
+
+    fn is_blank(&self) -> bool {
+        self.toks.len() == 1 && self.toks[0].kind == Kind::Newline
+    }
+
+    fn is_comment_only(&self) -> bool {
+        self.toks.iter().any(|t| t.kind == Kind::Comment)
+            && self.toks.iter().all(|t| matches!(t.kind, Kind::Comment | Kind::Newline))
+    }
+
+    fn net_brackets(&self) -> i32 {
+        self.toks.iter().map(Tok::bracket_change).sum()
+    }
+
+    fn starts_with_closer(&self) -> bool {
+        self.toks.first().is_some_and(|t| t.bracket_change() < 0)
+    }
+
+    fn has_mark(&self, mark: Mark) -> bool {
+        self.toks.iter().any(|t| t.mark == mark)
+    }
+}
+
+fn columns(toks: &[Tok]) -> usize {
+    // hclwrite counts grapheme clusters, not bytes or display width.
+    toks.iter()
+        .map(|t| t.spaces + t.text.graphemes(true).count())
+        .sum()
+}
+
+fn layout(toks: Vec<Tok>) -> String {
+    let mut lines = normalize_blank_lines(split_lines(toks));
+    for line in &mut lines {
+        find_cells(line);
+    }
+    indent_lines(&mut lines);
+    space_tokens(&mut lines);
+    align_cells(&mut lines);
+
+    let mut out = String::new();
+    for line in &lines {
+        for t in &line.toks {
+            out.extend(std::iter::repeat_n(' ', t.spaces));
+            out.push_str(&t.text);
+        }
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn split_lines(toks: Vec<Tok>) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let mut current = Vec::new();
+    for t in toks {
+        let ends = t.ends_line();
+        current.push(t);
+        if ends {
+            lines.push(Line {
+                toks: std::mem::take(&mut current),
+                assign: None,
+                comment: None,
+            });
+        }
+    }
+    if !current.is_empty() {
+        lines.push(Line {
+            toks: current,
+            assign: None,
+            comment: None,
+        });
+    }
+    lines
+}
+
+/// Our additions to fmt, all of them whitespace fmt preserves: one blank line at most, none at
+/// the ends or just inside brackets, and one between top-level blocks.
+fn normalize_blank_lines(lines: Vec<Line>) -> Vec<Line> {
+    let blank = || Line {
+        toks: vec![Tok::new(Kind::Newline, "\n")],
+        assign: None,
+        comment: None,
+    };
+    let mut out: Vec<Line> = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.is_blank() {
+            let keep = out
+                .last()
+                .is_some_and(|prev| !prev.is_blank() && prev.net_brackets() <= 0);
+            if keep {
+                out.push(line);
+            }
+            continue;
+        }
+        if line.starts_with_closer() {
+            while out.last().is_some_and(Line::is_blank) {
+                out.pop();
+            }
+        }
+        if let Some(prev) = out.last() {
+            let after_block = prev.has_mark(Mark::TopBlockEnd) && !prev.is_blank();
+            let before_block = line.toks.first().is_some_and(|t| t.mark == Mark::TopBlockStart)
+                && !prev.is_blank()
+                && !prev.is_comment_only();
+            if after_block || before_block {
+                out.push(blank());
+            }
+        }
+        out.push(line);
+    }
+    while out.last().is_some_and(Line::is_blank) {
+        out.pop();
+    }
+    out
+}
+
+fn find_cells(line: &mut Line) {
+    let n = line.toks.len();
+    if n > 1 && line.toks[n - 1].kind == Kind::Comment {
+        line.comment = Some(n - 1);
+    }
+    let lead_end = line.lead_end();
+    // An `=` (not first on the line) starts the assign cell when the rest of the line is a
+    // whole expression: a value that opens a bracket it does not close spans lines and breaks
+    // the alignment run instead.
+    if let Some(eq) = (1..lead_end).find(|&i| line.toks[i].kind == Kind::Equal) {
+        let net: i32 = line.toks[eq..lead_end].iter().map(Tok::bracket_change).sum();
+        if net == 0 {
+            line.assign = Some(eq);
+        }
+    }
+}
+
+fn indent_lines(lines: &mut [Line]) {
+    // How many brackets each open indentation level stands for: a line opening two brackets
+    // indents once, and is undone only when both are closed.
+    let mut levels: Vec<i32> = Vec::new();
+    for line in lines.iter_mut() {
+        let Some(first) = line.toks.first() else {
+            continue;
+        };
+        if first.kind == Kind::Newline {
+            line.toks[0].spaces = 0;
+            continue;
+        }
+        let lead_end = line.lead_end();
+        let mut net = 0;
+        for t in &line.toks[..lead_end] {
+            net += t.bracket_change();
+            if t.kind == Kind::OHeredoc {
+                break;
+            }
+        }
+        if let Some(eq) = line.assign {
+            net += line.toks[eq..line.assign_end()]
+                .iter()
+                .map(Tok::bracket_change)
+                .sum::<i32>();
+        }
+        if net > 0 {
+            line.toks[0].spaces = 2 * levels.len();
+            levels.push(net);
+        } else {
+            let mut closed = -net;
+            while closed > 0 {
+                let Some(top) = levels.last_mut() else {
+                    break;
+                };
+                if closed >= *top {
+                    closed -= *top;
+                    levels.pop();
+                } else {
+                    *top -= closed;
+                    closed = 0;
+                }
+            }
+            line.toks[0].spaces = 2 * levels.len();
+        }
+    }
+}
+
+fn space_tokens(lines: &mut [Line]) {
+    for line in lines.iter_mut() {
+        let lead_end = line.lead_end();
+        let assign_end = line.assign_end();
+        let mut cells = vec![(0, lead_end)];
+        if let Some(eq) = line.assign {
+            // The `=` always has one space before it; alignment widens that later.
+            line.toks[eq].spaces = 1;
+            cells.push((eq, assign_end));
+        }
+        for (start, end) in cells {
+            for i in start..end.saturating_sub(1) {
+                let before = if i > start { Some(&line.toks[i - 1]) } else { None };
+                let space = space_after(&line.toks[i], before, &line.toks[i + 1]);
+                line.toks[i + 1].spaces = usize::from(space);
+            }
+        }
+    }
+}
+
+/// Whether `subject` is followed by a space, given its neighbours within the same cell.
+fn space_after(subject: &Tok, before: Option<&Tok>, after: &Tok) -> bool {
+    use Kind::*;
+    let s = subject.kind;
+    let a = after.kind;
+    if a == Newline {
+        return false;
+    }
+    if s == Ident && a == OParen {
+        return false; // a function call
+    }
+    if (s == Ident && a == DoubleColon) || (s == DoubleColon && a == Ident) {
+        return false; // a namespaced function name
+    }
+    if s == Dot || a == Dot {
+        return false;
+    }
+    if a == Comma || a == Ellipsis {
+        return false;
+    }
+    if s == Comma {
+        return true;
+    }
+    if matches!(s, QuotedLit | StringLit | OQuote | OHeredoc)
+        || matches!(a, QuotedLit | StringLit | CQuote | CHeredoc)
+    {
+        return false; // template text is never re-spaced
+    }
+    if s == Ident && subject.text == "in" && before.is_some_and(|b| b.kind == Ident) {
+        return true; // `for x in [a]`: `in` is a keyword, not something being indexed
+    }
+    if a == OBrack && (s == Ident || s == Number || subject.bracket_change() < 0) {
+        return false; // an index
+    }
+    if s == Bang {
+        return false;
+    }
+    if s == Minus {
+        // Negation takes no space; a `-` after something that cannot end an operand negates.
+        return match before.map(|b| b.kind) {
+            None => false,
+            Some(
+                OParen | OBrace | OBrack | Equal | Colon | Comma | Question | Plus | Star | Slash
+                | Percent | Minus | EqualOp | NotEqual | Gt | Ge | Lt | Le | And | Or | Bang,
+            ) => false,
+            Some(_) => true,
+        };
+    }
+    if s == OBrace || a == CBrace {
+        return !(s == OBrace && a == CBrace); // `{ a = 1 }` but `{}`
+    }
+    if matches!(s, TemplateInterp | TemplateControl) && a == OBrace {
+        return true;
+    }
+    if s == CBrace && a == TemplateSeqEnd {
+        return true;
+    }
+    if s == TemplateSeqEnd && matches!(a, TemplateInterp | TemplateControl) {
+        return false;
+    }
+    if subject.bracket_change() > 0 || after.bracket_change() < 0 {
+        return false;
+    }
+    true
+}
+
+fn align_cells(lines: &mut [Line]) {
+    // `=` signs: consecutive lines that have an assign cell form a run, aligned one space past
+    // the widest lead.
+    let widths: Vec<Option<usize>> = lines
+        .iter()
+        .map(|l| l.assign.map(|_| columns(&l.toks[..l.lead_end()])))
+        .collect();
+    for (start, end) in runs(&widths) {
+        let max = (start..end).filter_map(|i| widths[i]).max().unwrap_or(0);
+        for i in start..end {
+            if let (Some(eq), Some(w)) = (lines[i].assign, widths[i]) {
+                lines[i].toks[eq].spaces = max - w + 1;
+            }
+        }
+    }
+    // Trailing comments: the same, measured after the `=` alignment.
+    let widths: Vec<Option<usize>> = lines
+        .iter()
+        .map(|l| l.comment.map(|c| columns(&l.toks[..c])))
+        .collect();
+    for (start, end) in runs(&widths) {
+        let max = (start..end).filter_map(|i| widths[i]).max().unwrap_or(0);
+        for i in start..end {
+            if let (Some(c), Some(w)) = (lines[i].comment, widths[i]) {
+                lines[i].toks[c].spaces = max - w + 1;
+            }
+        }
+    }
+}
+
+/// Maximal ranges of consecutive `Some` entries.
+fn runs(widths: &[Option<usize>]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, w) in widths.iter().enumerate() {
+        match (w, start) {
+            (Some(_), None) => start = Some(i),
+            (None, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, widths.len()));
+    }
+    out
+}
