@@ -10,7 +10,6 @@
 //! plain text and sends it through the same layout pass as [`format`], so the two cannot
 //! disagree; `.ci/hclcheck.js` checks the results with HashiCorp's own formatter and parser.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use unicode_segmentation::UnicodeSegmentation;
@@ -346,8 +345,7 @@ pub fn expr_to_string(expr: &Expr) -> String {
 
 /// Lays out text we generated ourselves; it is valid HCL unless a `Raw` or `Template` is not.
 fn canonical(text: &str) -> String {
-    let rewritten = rewrite(lex(text));
-    layout(rewritten.toks)
+    layout(rewrite(lex_checked(text).toks))
 }
 
 /// What an item is, for deciding where blank lines go; a comment goes with what follows it.
@@ -544,19 +542,22 @@ impl std::error::Error for FormatError {}
 /// one newline (empty input stays empty).
 pub fn format(text: &str) -> Result<String, FormatError> {
     let text = text.replace("\r\n", "\n");
-    if let Err(err) = hcl_edit::parser::parse_body(&text) {
+    // HashiCorp's parser skips a byte-order mark; hcl-edit rejects it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // Our lexer pins unterminated strings, heredocs and comments to where they start; the
+    // parser would report them at the start of the enclosing attribute or at the end of input.
+    let lexed = lex_checked(text);
+    if let Some(err) = lexed.error {
+        return Err(err);
+    }
+    if let Err(err) = hcl_edit::parser::parse_body(text) {
         return Err(FormatError {
             message: err.message().to_string(),
             line: err.location().line(),
             column: err.location().column(),
         });
     }
-    let rewritten = rewrite(lex(&text));
-    // hcl-edit accepts a body that sets one attribute twice; HashiCorp's parser does not.
-    if let Some(err) = rewritten.duplicate {
-        return Err(err);
-    }
-    Ok(layout(rewritten.toks))
+    Ok(layout(rewrite(lexed.toks)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,8 +632,6 @@ enum Mark {
 struct Tok {
     kind: Kind,
     text: String,
-    line: usize,
-    col: usize,
     /// Spaces written before the token; the layout pass decides every one of them.
     spaces: usize,
     mark: Mark,
@@ -643,8 +642,6 @@ impl Tok {
         Tok {
             kind,
             text: text.into(),
-            line: 0,
-            col: 0,
             spaces: 0,
             mark: Mark::None,
         }
@@ -689,10 +686,23 @@ struct Lexer {
     col: usize,
     toks: Vec<Tok>,
     modes: Vec<Mode>,
+    /// Where the innermost open heredoc started, for reporting it unterminated.
+    heredoc_starts: Vec<(usize, usize)>,
+    error: Option<FormatError>,
 }
 
-/// Splits text into tokens; never fails (invalid input gives `Invalid` tokens, as in hclsyntax).
-fn lex(src: &str) -> Vec<Tok> {
+const UNCLOSED_STRING: &str =
+    "quoted string not closed on its line (write a newline as \\n, or use a heredoc)";
+
+struct Lexed {
+    toks: Vec<Tok>,
+    /// The first unterminated string, heredoc or comment.
+    error: Option<FormatError>,
+}
+
+/// Splits text into tokens. Invalid input still gives tokens (`Invalid` ones, as in hclsyntax),
+/// so that the layout of our own output never depends on it being valid.
+fn lex_checked(src: &str) -> Lexed {
     let mut lx = Lexer {
         chars: src.chars().collect(),
         pos: 0,
@@ -700,6 +710,8 @@ fn lex(src: &str) -> Vec<Tok> {
         col: 1,
         toks: Vec::new(),
         modes: vec![Mode::Code],
+        heredoc_starts: Vec::new(),
+        error: None,
     };
     while lx.pos < lx.chars.len() {
         match lx.modes.last() {
@@ -708,7 +720,16 @@ fn lex(src: &str) -> Vec<Tok> {
             _ => lx.code(),
         }
     }
-    lx.toks
+    if lx.modes.contains(&Mode::Quoted) {
+        lx.fail(lx.line, lx.col, UNCLOSED_STRING);
+    }
+    if let Some(&(line, column)) = lx.heredoc_starts.last() {
+        lx.fail(line, column, "heredoc has no closing marker");
+    }
+    Lexed {
+        toks: lx.toks,
+        error: lx.error,
+    }
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -720,6 +741,16 @@ fn is_ident_continue(c: char) -> bool {
 }
 
 impl Lexer {
+    fn fail(&mut self, line: usize, column: usize, message: &str) {
+        if self.error.is_none() {
+            self.error = Some(FormatError {
+                message: message.to_string(),
+                line,
+                column,
+            });
+        }
+    }
+
     fn at(&self, k: usize) -> Option<char> {
         self.chars.get(self.pos + k).copied()
     }
@@ -738,17 +769,10 @@ impl Lexer {
     }
 
     fn take(&mut self, n: usize, kind: Kind) {
-        let (start, line, col) = (self.pos, self.line, self.col);
+        let start = self.pos;
         self.advance(n.max(1));
         let text: String = self.chars[start..self.pos].iter().collect();
-        self.toks.push(Tok {
-            kind,
-            text,
-            line,
-            col,
-            spaces: 0,
-            mark: Mark::None,
-        });
+        self.toks.push(Tok::new(kind, text));
     }
 
     fn top(&self) -> Option<&Mode> {
@@ -779,7 +803,10 @@ impl Lexer {
                 while self.at(n).is_some() && !(self.at(n) == Some('*') && self.at(n + 1) == Some('/')) {
                     n += 1;
                 }
-                self.take((n + 2).min(self.chars.len() - self.pos), Kind::Comment);
+                if self.at(n).is_none() {
+                    self.fail(self.line, self.col, "`/*` comment has no closing `*/`");
+                }
+                self.take(n + 2, Kind::Comment);
             }
             '"' => {
                 self.take(1, Kind::OQuote);
@@ -787,6 +814,7 @@ impl Lexer {
             }
             '<' => {
                 if let Some((n, marker)) = self.heredoc_opener() {
+                    self.heredoc_starts.push((self.line, self.col));
                     self.take(n, Kind::OHeredoc);
                     self.modes.push(Mode::Heredoc {
                         marker,
@@ -925,8 +953,8 @@ impl Lexer {
                 self.take(1, Kind::CQuote);
                 self.modes.pop();
             }
-            // An unterminated string; the parser reports it, the lexer just goes on.
             Some('\n') | None => {
+                self.fail(self.line, self.col, UNCLOSED_STRING);
                 self.modes.pop();
             }
             _ => {
@@ -954,6 +982,7 @@ impl Lexer {
             if is_marker {
                 self.take(indent + len, Kind::CHeredoc);
                 self.modes.pop();
+                self.heredoc_starts.pop();
                 return;
             }
         }
@@ -980,27 +1009,19 @@ impl Lexer {
 // The rewrites `terraform fmt` makes beyond hclwrite's layout
 // ---------------------------------------------------------------------------------------------
 
-struct Rewritten {
-    toks: Vec<Tok>,
-    /// The first attribute set twice in one body.
-    duplicate: Option<FormatError>,
-}
-
 struct Rewriter<'a> {
     toks: &'a [Tok],
     pos: usize,
     out: Vec<Tok>,
-    duplicate: Option<FormatError>,
 }
 
 /// Walks the block structure to unwrap `"${x}"` attribute values, quote block labels and
 /// modernise `variable` types, as `terraform fmt` does, and marks top-level blocks.
-fn rewrite(toks: Vec<Tok>) -> Rewritten {
+fn rewrite(toks: Vec<Tok>) -> Vec<Tok> {
     let mut rw = Rewriter {
         toks: &toks,
         pos: 0,
         out: Vec::with_capacity(toks.len()),
-        duplicate: None,
     };
     let mut path = Vec::new();
     while rw.pos < rw.toks.len() {
@@ -1010,10 +1031,7 @@ fn rewrite(toks: Vec<Tok>) -> Rewritten {
             rw.copy(1);
         }
     }
-    Rewritten {
-        toks: rw.out,
-        duplicate: rw.duplicate,
-    }
+    rw.out
 }
 
 impl Rewriter<'_> {
@@ -1029,14 +1047,11 @@ impl Rewriter<'_> {
 
     /// Items of a body, up to (not including) the `}` that closes it or the end of input.
     fn body(&mut self, path: &mut Vec<String>) {
-        let mut seen: HashMap<String, usize> = HashMap::new();
         while let Some(kind) = self.kind(self.pos) {
             match kind {
                 Kind::Newline | Kind::Comment => self.copy(1),
                 Kind::CBrace => return,
-                Kind::Ident if self.kind(self.pos + 1) == Some(Kind::Equal) => {
-                    self.attribute(path, &mut seen)
-                }
+                Kind::Ident if self.kind(self.pos + 1) == Some(Kind::Equal) => self.attribute(path),
                 Kind::Ident => {
                     if !self.block(path) {
                         self.copy(1);
@@ -1047,22 +1062,8 @@ impl Rewriter<'_> {
         }
     }
 
-    fn attribute(&mut self, path: &[String], seen: &mut HashMap<String, usize>) {
-        let name_tok = &self.toks[self.pos];
-        let name = name_tok.text.clone();
-        if let Some(first) = seen.get(&name) {
-            if self.duplicate.is_none() {
-                self.duplicate = Some(FormatError {
-                    message: format!(
-                        "attribute \"{name}\" is set twice in one body (first on line {first})"
-                    ),
-                    line: name_tok.line,
-                    column: name_tok.col,
-                });
-            }
-        } else {
-            seen.insert(name.clone(), name_tok.line);
-        }
+    fn attribute(&mut self, path: &[String]) {
+        let name = self.toks[self.pos].text.clone();
         self.copy(2);
         // The value runs to the end of the line at bracket depth 0, or to the `}` of a
         // single-line block.
