@@ -74,6 +74,43 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Compile and write artifacts to DIR (nothing is written when any error exists)
+    #[command(
+        after_help = "Examples:\n  trestle build specs/acme --out out\n  trestle build specs/acme --out out --env prod"
+    )]
+    Build {
+        /// The spec tree (default: the current directory)
+        root: Option<PathBuf>,
+        /// The output directory
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Exit 3 and show a diff when DIR is not what `build` would write
+    #[command(after_help = "Examples:\n  trestle check specs/acme --out out")]
+    Check {
+        /// The spec tree (default: the current directory)
+        root: Option<PathBuf>,
+        /// The output directory
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show a unified diff of what `build` would change; writes nothing
+    #[command(
+        after_help = "Examples:\n  trestle diff specs/acme --out out\n  trestle diff specs/acme --out out --color always | less -R"
+    )]
+    Diff {
+        /// The spec tree (default: the current directory)
+        root: Option<PathBuf>,
+        /// The output directory
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the long explanation of a diagnostic code or rule
     #[command(
         after_help = "Examples:\n  trestle explain T301\n  trestle explain image-tag-pinned"
@@ -123,6 +160,9 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     };
     match cli.command {
         Command::Validate { root, common } => validate(root, &common),
+        Command::Build { root, out, common } => emit(root, &out, &common, Mode::Build),
+        Command::Check { root, out, common } => emit(root, &out, &common, Mode::Check),
+        Command::Diff { root, out, common } => emit(root, &out, &common, Mode::Diff),
         Command::Explain { code } => explain(&code),
         Command::Rules => rules(),
     }
@@ -192,6 +232,109 @@ fn validate(root: Option<PathBuf>, common: &Common) -> i32 {
     diagnostics::sort(&mut diags, &fe.sources);
     let counts = report(&diags, &fe.sources, common, "validate");
     exit_code(&counts, common)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Build,
+    Check,
+    Diff,
+}
+
+fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mode) -> i32 {
+    common.init_threads();
+    let root = match root_or_cwd(root) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let options = crate::Options {
+        envs: common.envs.iter().cloned().collect(),
+    };
+    let outcome = crate::compile(&root, &options);
+    let verb = match mode {
+        Mode::Build => "build",
+        Mode::Check => "check",
+        Mode::Diff => "diff",
+    };
+    let counts = report(&outcome.diags, &outcome.sources, common, verb);
+    let code = exit_code(&counts, common);
+    if code != exit::OK {
+        if mode == Mode::Build {
+            eprintln!("nothing was written to {}", out.display());
+        }
+        return code;
+    }
+    let scope = crate::write::Scope {
+        envs: (!common.envs.is_empty()).then(|| common.envs.iter().cloned().collect()),
+    };
+    let plan = match crate::write::plan(out, &outcome.artifacts, &scope) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error[T701]: {e}");
+            }
+            eprintln!("nothing was written to {}", out.display());
+            return exit::USAGE;
+        }
+    };
+    match mode {
+        Mode::Build => match crate::write::apply(&plan, &outcome.artifacts) {
+            Ok(s) => {
+                eprintln!(
+                    "wrote {} file{} to {} ({} unchanged, {} removed)",
+                    s.written + s.adopted,
+                    if s.written + s.adopted == 1 { "" } else { "s" },
+                    out.display(),
+                    s.unchanged,
+                    s.removed
+                );
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error[T702]: {e}");
+                exit::USAGE
+            }
+        },
+        Mode::Check => {
+            if plan.is_clean() {
+                eprintln!(
+                    "{} is up to date ({})",
+                    out.display(),
+                    crate::write::summary_line(&plan)
+                );
+                exit::OK
+            } else {
+                let color = common.color();
+                print!(
+                    "{}",
+                    crate::write::unified_diff(&plan, &outcome.artifacts, color)
+                );
+                eprintln!(
+                    "{} is out of date: {}\nrun `trestle build --out {}` to update it",
+                    out.display(),
+                    crate::write::summary_line(&plan),
+                    out.display()
+                );
+                exit::DRIFT
+            }
+        }
+        Mode::Diff => {
+            let color = match common.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                        && std::io::stdout().is_terminal()
+                }
+            };
+            print!(
+                "{}",
+                crate::write::unified_diff(&plan, &outcome.artifacts, color)
+            );
+            eprintln!("{}", crate::write::summary_line(&plan));
+            exit::OK
+        }
+    }
 }
 
 fn explain(code: &str) -> i32 {

@@ -84,7 +84,8 @@ impl Body {
 
     /// Appends `key = value`.
     pub fn attr(&mut self, key: impl Into<String>, value: Expr) -> &mut Self {
-        self.0.push(Structure::Attribute(Attribute::new(key, value)));
+        self.0
+            .push(Structure::Attribute(Attribute::new(key, value)));
         self
     }
 
@@ -124,7 +125,10 @@ impl Attribute {
 
 impl Block {
     /// A block with an empty body.
-    pub fn new<L: Into<String>>(ident: impl Into<String>, labels: impl IntoIterator<Item = L>) -> Self {
+    pub fn new<L: Into<String>>(
+        ident: impl Into<String>,
+        labels: impl IntoIterator<Item = L>,
+    ) -> Self {
         Self {
             ident: ident.into(),
             labels: labels.into_iter().map(Into::into).collect(),
@@ -424,7 +428,8 @@ fn write_item(out: &mut String, item: &Structure, level: usize) {
         }
         Structure::Comment(text) => {
             let mut any = false;
-            for line in text.lines() {
+            // A lone `\r` would end the line for some readers and not for others.
+            for line in text.lines().flat_map(|l| l.split('\r')) {
                 any = true;
                 write_comment_line(out, line, level);
             }
@@ -550,14 +555,25 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     if let Some(err) = lexed.error {
         return Err(err);
     }
-    if let Err(err) = hcl_edit::parser::parse_body(text) {
-        return Err(FormatError {
-            message: err.message().to_string(),
+    parse(text, "")?;
+    let out = layout(rewrite(lexed.toks));
+    // Formatting changes only whitespace and what fmt rewrites; should a bug of ours break the
+    // text anyway, say so rather than hand back HCL that Terraform would reject.
+    parse(
+        &out,
+        "after formatting (a bug in trestle's HCL formatter): ",
+    )?;
+    Ok(out)
+}
+
+fn parse(text: &str, context: &str) -> Result<(), FormatError> {
+    hcl_edit::parser::parse_body(text)
+        .map(drop)
+        .map_err(|err| FormatError {
+            message: format!("{context}{}", err.message()),
             line: err.location().line(),
             column: err.location().column(),
-        });
-    }
-    Ok(layout(rewrite(lexed.toks)))
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -800,7 +816,9 @@ impl Lexer {
             '/' if next == Some('/') => self.line_comment(),
             '/' if next == Some('*') => {
                 let mut n = 2;
-                while self.at(n).is_some() && !(self.at(n) == Some('*') && self.at(n + 1) == Some('/')) {
+                while self.at(n).is_some()
+                    && !(self.at(n) == Some('*') && self.at(n + 1) == Some('/'))
+                {
                     n += 1;
                 }
                 if self.at(n).is_none() {
@@ -911,7 +929,9 @@ impl Lexer {
         if self.at(end) != Some('\n') {
             return None;
         }
-        let marker = self.chars[self.pos + start..self.pos + end].iter().collect();
+        let marker = self.chars[self.pos + start..self.pos + end]
+            .iter()
+            .collect();
         Some((end + 1, marker))
     }
 
@@ -937,7 +957,11 @@ impl Lexer {
             }
             match c {
                 '\\' if escapes => {
-                    n += if self.at(n + 1).is_some_and(|c| c != '\n') { 2 } else { 1 };
+                    n += if self.at(n + 1).is_some_and(|c| c != '\n') {
+                        2
+                    } else {
+                        1
+                    };
                 }
                 '$' | '%' if self.at(n + 1) == Some('{') => break,
                 '$' | '%' if self.at(n + 1) == Some(c) && self.at(n + 2) == Some('{') => n += 3,
@@ -971,16 +995,19 @@ impl Lexer {
             return;
         };
         if line_start {
-            let indent = self.run(0, |c| c == ' ' || c == '\t');
+            let blank = |c: char| c == ' ' || c == '\t';
+            let indent = self.run(0, blank);
             let len = marker.chars().count();
             let is_marker = self.chars.len() >= self.pos + indent + len
                 && self.chars[self.pos + indent..self.pos + indent + len]
                     .iter()
                     .copied()
-                    .eq(marker.chars())
-                && matches!(self.at(indent + len), None | Some('\n'));
-            if is_marker {
+                    .eq(marker.chars());
+            // HCL allows blanks after the closing marker; fmt keeps them, we drop them.
+            let trailing = self.run(indent + len, blank);
+            if is_marker && matches!(self.at(trailing), None | Some('\n')) {
                 self.take(indent + len, Kind::CHeredoc);
+                self.advance(trailing - indent - len);
                 self.modes.pop();
                 self.heredoc_starts.pop();
                 return;
@@ -1112,7 +1139,10 @@ impl Rewriter<'_> {
                 }
                 Some(Kind::OQuote) => {
                     let mut end = at + 1;
-                    while self.kind(end).is_some_and(|k| k != Kind::CQuote && k != Kind::Newline) {
+                    while self
+                        .kind(end)
+                        .is_some_and(|k| k != Kind::CQuote && k != Kind::Newline)
+                    {
                         end += 1;
                     }
                     if self.kind(end) != Some(Kind::CQuote) {
@@ -1226,7 +1256,9 @@ fn modern_type(toks: &[Tok]) -> Option<Vec<Tok>> {
         [t] if t.kind == Kind::Ident && matches!(t.text.as_str(), "list" | "map" | "set") => {
             Some(call(&t.text, "any"))
         }
-        [o, lit, c] if o.kind == Kind::OQuote && lit.kind == Kind::QuotedLit && c.kind == Kind::CQuote => {
+        [o, lit, c]
+            if o.kind == Kind::OQuote && lit.kind == Kind::QuotedLit && c.kind == Kind::CQuote =>
+        {
             match lit.text.as_str() {
                 "string" => Some(vec![Tok::new(Kind::Ident, "string")]),
                 "list" => Some(call("list", "string")),
@@ -1267,7 +1299,10 @@ impl Line {
 
     fn is_comment_only(&self) -> bool {
         self.toks.iter().any(|t| t.kind == Kind::Comment)
-            && self.toks.iter().all(|t| matches!(t.kind, Kind::Comment | Kind::Newline))
+            && self
+                .toks
+                .iter()
+                .all(|t| matches!(t.kind, Kind::Comment | Kind::Newline))
     }
 
     fn net_brackets(&self) -> i32 {
@@ -1362,7 +1397,10 @@ fn normalize_blank_lines(lines: Vec<Line>) -> Vec<Line> {
         }
         if let Some(prev) = out.last() {
             let after_block = prev.has_mark(Mark::TopBlockEnd) && !prev.is_blank();
-            let before_block = line.toks.first().is_some_and(|t| t.mark == Mark::TopBlockStart)
+            let before_block = line
+                .toks
+                .first()
+                .is_some_and(|t| t.mark == Mark::TopBlockStart)
                 && !prev.is_blank()
                 && !prev.is_comment_only();
             if after_block || before_block {
@@ -1387,7 +1425,10 @@ fn find_cells(line: &mut Line) {
     // whole expression: a value that opens a bracket it does not close spans lines and breaks
     // the alignment run instead.
     if let Some(eq) = (1..lead_end).find(|&i| line.toks[i].kind == Kind::Equal) {
-        let net: i32 = line.toks[eq..lead_end].iter().map(Tok::bracket_change).sum();
+        let net: i32 = line.toks[eq..lead_end]
+            .iter()
+            .map(Tok::bracket_change)
+            .sum();
         if net == 0 {
             line.assign = Some(eq);
         }
@@ -1454,7 +1495,11 @@ fn space_tokens(lines: &mut [Line]) {
         }
         for (start, end) in cells {
             for i in start..end.saturating_sub(1) {
-                let before = if i > start { Some(&line.toks[i - 1]) } else { None };
+                let before = if i > start {
+                    Some(&line.toks[i - 1])
+                } else {
+                    None
+                };
                 let space = space_after(&line.toks[i], before, &line.toks[i + 1]);
                 line.toks[i + 1].spaces = usize::from(space);
             }
@@ -1576,4 +1621,684 @@ fn runs(widths: &[Option<usize>]) -> Vec<(usize, usize)> {
         out.push((s, widths.len()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(key: &str, value: Expr) -> Structure {
+        Structure::Attribute(Attribute::new(key, value))
+    }
+
+    fn block(ident: &str, labels: &[&str], items: Vec<Structure>) -> Structure {
+        Structure::Block(Block::new(ident, labels.iter().copied()).with_body(Body(items)))
+    }
+
+    fn obj(entries: Vec<(&str, Expr)>) -> Expr {
+        Expr::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
+    fn s(v: &str) -> Expr {
+        Expr::str(v)
+    }
+
+    fn raw(v: &str) -> Expr {
+        Expr::raw(v)
+    }
+
+    /// Strings a spec could hold that must come out as exactly themselves.
+    const HOSTILE: &[&str] = &[
+        "plain",
+        "",
+        "quote \" inside",
+        "back\\slash",
+        "trailing backslash \\",
+        "new\nline",
+        "cr\rlf\r\n",
+        "tab\tx",
+        "${var.secret}",
+        "${",
+        "x${y}z",
+        "%{ if true }x%{ endif }",
+        "%{",
+        "$${already}",
+        "%%{already}",
+        "$",
+        "%",
+        "a$",
+        "$$",
+        "$$$",
+        "$${",
+        "$$${x}",
+        "100% {done}",
+        "*/ /* # // -->",
+        "<<EOF\nheredoc\nEOF\n",
+        "<<-EOT",
+        // NFC: HCL normalizes every string to NFC, so a decomposed `e\u{301}` would come back as `é`.
+        "unicode é ü 中文 👍🏽 Å",
+        "\u{1}\u{1f}\u{7f}\u{80}\u{9f}",
+        "\u{a0}\u{ad}\u{200b}\u{202e}\u{2028}\u{2029}\u{feff}",
+        "\u{e000}\u{10ffff}",
+        "\"${\"}\"",
+        "{{resource.id}}",
+        "\\${not}",
+        "\\n is not a newline",
+    ];
+
+    /// The documents the writer is checked on; each output was confirmed byte for byte with
+    /// `terraform fmt` 1.11.4 and with hclwrite's Format and HCL's parser (`.ci/hclcheck.js`).
+    fn writer_cases() -> Vec<(&'static str, Body)> {
+        vec![
+            (
+                "resource",
+                Body(vec![
+                    Structure::Comment(
+                        "Generated by trestle from specs/orders.kdl; do not edit.".into(),
+                    ),
+                    Structure::Blank,
+                    block(
+                        "resource",
+                        &["aws_db_instance", "orders-db"],
+                        vec![
+                            attr("identifier", s("orders-db")),
+                            attr("engine", s("postgres")),
+                            attr("allocated_storage", Expr::Int(20)),
+                            attr("multi_az", Expr::Bool(true)),
+                            attr("kms_key_id", Expr::Null),
+                            attr("password", raw("random_password.orders-db.result")),
+                            attr(
+                                "tags",
+                                obj(vec![
+                                    ("Name", s("orders-db")),
+                                    ("app.kubernetes.io/name", s("orders")),
+                                    ("team", raw("var.team")),
+                                ]),
+                            ),
+                            attr(
+                                "vpc_security_group_ids",
+                                Expr::List(vec![raw("aws_security_group.db.id")]),
+                            ),
+                            attr("skip_final_snapshot", Expr::Bool(false)),
+                            block(
+                                "lifecycle",
+                                &[],
+                                vec![attr("prevent_destroy", Expr::Bool(true))],
+                            ),
+                            block("timeouts", &[], vec![]),
+                        ],
+                    ),
+                    block(
+                        "resource",
+                        &["random_password", "orders-db"],
+                        vec![
+                            attr("length", Expr::Int(32)),
+                            attr("special", Expr::Bool(false)),
+                        ],
+                    ),
+                    block(
+                        "output",
+                        &["orders-db_address"],
+                        vec![
+                            attr("value", raw("aws_db_instance.orders-db.address")),
+                            attr("sensitive", Expr::Bool(true)),
+                        ],
+                    ),
+                    block("module", &["empty"], vec![]),
+                ]),
+            ),
+            (
+                "alignment",
+                Body(vec![block(
+                    "locals",
+                    &[],
+                    vec![
+                        attr("a", Expr::Int(1)),
+                        attr("long_name", Expr::Int(2)),
+                        Structure::Blank,
+                        attr("b", Expr::Int(3)),
+                        attr("cc", Expr::Int(-4)),
+                        Structure::Comment("A comment line breaks the run.".into()),
+                        attr("ddd", Expr::Int(5)),
+                        attr("e", obj(vec![("x", Expr::Int(1)), ("yy", Expr::Int(2))])),
+                        attr("ffff", Expr::Int(6)),
+                        attr(
+                            "g",
+                            Expr::List(vec![
+                                obj(vec![("a", Expr::Int(1))]),
+                                obj(vec![
+                                    ("bb", Expr::Int(2)),
+                                    ("c", Expr::List(vec![Expr::Int(1), Expr::Int(2)])),
+                                ]),
+                            ]),
+                        ),
+                        attr("h", Expr::Int(7)),
+                        attr("iiiii", obj(vec![])),
+                        block("nested", &[], vec![attr("x", Expr::Int(1))]),
+                        attr("j", Expr::Int(8)),
+                        attr("kk", Expr::Int(9)),
+                        block("first", &["a"], vec![]),
+                        block(
+                            "second",
+                            &["b"],
+                            vec![attr("deep", obj(vec![("z", obj(vec![("zz", s("deep"))]))]))],
+                        ),
+                    ],
+                )]),
+            ),
+            (
+                "values",
+                Body(vec![block(
+                    "locals",
+                    &[],
+                    vec![
+                        attr("empty_list", Expr::List(vec![])),
+                        attr("strings", Expr::List(vec![s("a"), s("b")])),
+                        attr(
+                            "numbers",
+                            Expr::List(vec![Expr::Int(1), Expr::Int(-2), Expr::Int(i64::MIN)]),
+                        ),
+                        attr(
+                            "nested_lists",
+                            Expr::List(vec![Expr::List(vec![s("a")]), Expr::List(vec![])]),
+                        ),
+                        attr(
+                            "list_of_lists_with_object",
+                            Expr::List(vec![
+                                Expr::List(vec![s("x")]),
+                                Expr::List(vec![obj(vec![("k", s("v"))])]),
+                            ]),
+                        ),
+                        attr(
+                            "keys",
+                            obj(vec![
+                                ("plain", Expr::Int(1)),
+                                ("with-dash", Expr::Int(2)),
+                                ("_under", Expr::Int(3)),
+                                ("app.kubernetes.io/name", Expr::Int(4)),
+                                ("1starts_with_digit", Expr::Int(5)),
+                                ("with space", Expr::Int(6)),
+                                ("true", Expr::Int(7)),
+                                ("for", Expr::Int(8)),
+                                ("é", Expr::Int(9)),
+                                ("e\u{301}", Expr::Int(10)),
+                                ("👍🏽", Expr::Int(11)),
+                                ("${x}", Expr::Int(12)),
+                                ("", Expr::Int(13)),
+                            ]),
+                        ),
+                        attr("template", Expr::template("${var.env}-orders")),
+                        attr("unwrapped", Expr::template("${var.only}")),
+                        attr("call", raw("jsonencode({a=1,b=[1,2]})")),
+                        attr(
+                            "multi_line_raw",
+                            raw("jsonencode({\n\"a\" = 1\n    b = [\n1,\n]\n})"),
+                        ),
+                        attr("conditional", raw("var.n>1?2:-1")),
+                        attr("after", s("still aligned")),
+                    ],
+                )]),
+            ),
+            (
+                "labels_and_comments",
+                Body(vec![
+                    Structure::Comment("first line\n\n  indented line   \nlast".into()),
+                    block("resource", &["x", "quote \" and back\\slash"], vec![]),
+                    Structure::Comment(String::new()),
+                    block("resource", &["x", "dollar ${x} and 100%{y}"], vec![]),
+                    block("resource", &["x", "unicode é\u{1}\u{202e}"], vec![]),
+                    block("resource", &["x", ""], vec![]),
+                    attr("top_level_attribute", s("x")),
+                    Structure::Comment("about a".into()),
+                    attr("a", s("x")),
+                    Structure::Blank,
+                    Structure::Blank,
+                    Structure::Comment("trailing comment".into()),
+                    Structure::Blank,
+                ]),
+            ),
+        ]
+    }
+
+    fn hostile_body() -> Body {
+        let mut body = Body::new();
+        for (i, h) in HOSTILE.iter().enumerate() {
+            body.attr(format!("s{i:02}"), s(h));
+        }
+        body.attr("list", Expr::List(HOSTILE.iter().map(|h| s(h)).collect()));
+        body.attr(
+            "object",
+            Expr::Object(HOSTILE.iter().map(|h| (h.to_string(), s(h))).collect()),
+        );
+        for h in HOSTILE {
+            body.block(Block::new("label", [*h]).with_body(Body(vec![attr("value", s(h))])));
+        }
+        body
+    }
+
+    /// hcl2json's JSON for a literal string: Terraform's JSON syntax, where `${` reads `$${`.
+    fn json_template_literal(s: &str) -> String {
+        json_string(&s.replace("${", "$${").replace("%{", "%%{"))
+    }
+
+    fn json_string(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    fn hostile_expected_json() -> String {
+        let mut fields: Vec<String> = HOSTILE
+            .iter()
+            .enumerate()
+            .map(|(i, h)| format!("\"s{i:02}\": {}", json_template_literal(h)))
+            .collect();
+        let list: Vec<String> = HOSTILE.iter().map(|h| json_template_literal(h)).collect();
+        fields.push(format!("\"list\": [{}]", list.join(", ")));
+        let object: Vec<String> = HOSTILE
+            .iter()
+            .map(|h| format!("{}: {}", json_template_literal(h), json_template_literal(h)))
+            .collect();
+        fields.push(format!("\"object\": {{{}}}", object.join(", ")));
+        // Labels are plain strings in hcl2json's JSON, not templates.
+        let labels: Vec<String> = HOSTILE
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}: [{{\"value\": {}}}]",
+                    json_string(h),
+                    json_template_literal(h)
+                )
+            })
+            .collect();
+        fields.push(format!("\"label\": {{{}}}", labels.join(", ")));
+        format!("{{\n{}\n}}\n", fields.join(",\n"))
+    }
+
+    /// Messy text as a template might render it, and what `format` makes of it.
+    /// What the writer makes of [`writer_cases`], in the same order.
+    const WRITER_EXPECTED: &[(&str, &str)] = &[
+        (
+            "resource",
+            r##"# Generated by trestle from specs/orders.kdl; do not edit.
+
+resource "aws_db_instance" "orders-db" {
+  identifier        = "orders-db"
+  engine            = "postgres"
+  allocated_storage = 20
+  multi_az          = true
+  kms_key_id        = null
+  password          = random_password.orders-db.result
+  tags = {
+    Name                     = "orders-db"
+    "app.kubernetes.io/name" = "orders"
+    team                     = var.team
+  }
+  vpc_security_group_ids = [aws_security_group.db.id]
+  skip_final_snapshot    = false
+
+  lifecycle {
+    prevent_destroy = true
+  }
+
+  timeouts {
+  }
+}
+
+resource "random_password" "orders-db" {
+  length  = 32
+  special = false
+}
+
+output "orders-db_address" {
+  value     = aws_db_instance.orders-db.address
+  sensitive = true
+}
+
+module "empty" {
+}
+"##,
+        ),
+        (
+            "alignment",
+            r##"locals {
+  a         = 1
+  long_name = 2
+
+  b  = 3
+  cc = -4
+  # A comment line breaks the run.
+  ddd = 5
+  e = {
+    x  = 1
+    yy = 2
+  }
+  ffff = 6
+  g = [
+    {
+      a = 1
+    },
+    {
+      bb = 2
+      c  = [1, 2]
+    },
+  ]
+  h     = 7
+  iiiii = {}
+
+  nested {
+    x = 1
+  }
+
+  j  = 8
+  kk = 9
+
+  first "a" {
+  }
+
+  second "b" {
+    deep = {
+      z = {
+        zz = "deep"
+      }
+    }
+  }
+}
+"##,
+        ),
+        (
+            "values",
+            r##"locals {
+  empty_list   = []
+  strings      = ["a", "b"]
+  numbers      = [1, -2, -9223372036854775808]
+  nested_lists = [["a"], []]
+  list_of_lists_with_object = [
+    ["x"],
+    [
+      {
+        k = "v"
+      },
+    ],
+  ]
+  keys = {
+    plain                    = 1
+    with-dash                = 2
+    _under                   = 3
+    "app.kubernetes.io/name" = 4
+    "1starts_with_digit"     = 5
+    "with space"             = 6
+    "true"                   = 7
+    "for"                    = 8
+    "é"                      = 9
+    "é"                      = 10
+    "👍🏽"                      = 11
+    "$${x}"                  = 12
+    ""                       = 13
+  }
+  template  = "${var.env}-orders"
+  unwrapped = var.only
+  call      = jsonencode({ a = 1, b = [1, 2] })
+  multi_line_raw = jsonencode({
+    "a" = 1
+    b = [
+      1,
+    ]
+  })
+  conditional = var.n > 1 ? 2 : -1
+  after       = "still aligned"
+}
+"##,
+        ),
+        (
+            "labels_and_comments",
+            r##"# first line
+#
+#   indented line
+# last
+resource "x" "quote \" and back\\slash" {
+}
+
+#
+resource "x" "dollar \u0024{x} and 100\u0025{y}" {
+}
+
+resource "x" "unicode é\u0001\u202e" {
+}
+
+resource "x" "" {
+}
+
+top_level_attribute = "x"
+# about a
+a = "x"
+
+# trailing comment
+"##,
+        ),
+    ];
+
+    const FORMAT_CASES: &[(&str, &str)] = &[
+        (
+            "# rendered by a template\n\n\n\nresource \"aws_s3_bucket\" \"orders-assets\" {\n\tbucket = \"orders-assets\"\n    force_destroy=true   \n\n\n  tags = {\n      Name=\"orders\"  # name tag\n    Environment = \"prod\"   // env\n  }\n}\nresource \"aws_s3_bucket_versioning\" \"orders-assets\" {\n  bucket = \"${aws_s3_bucket.orders-assets.id}\"\n\n  versioning_configuration {\n\n    status = \"Enabled\"\n\n  }\n}\n\n\n\noutput \"arn\" { value = aws_s3_bucket.orders-assets.arn }\n\n\n",
+            r##"# rendered by a template
+
+resource "aws_s3_bucket" "orders-assets" {
+  bucket        = "orders-assets"
+  force_destroy = true
+
+  tags = {
+    Name        = "orders" # name tag
+    Environment = "prod"   // env
+  }
+}
+
+resource "aws_s3_bucket_versioning" "orders-assets" {
+  bucket = aws_s3_bucket.orders-assets.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+output "arn" { value = aws_s3_bucket.orders-assets.arn }
+"##,
+        ),
+        (
+            "resource \"aws_iam_policy\" \"p\" {\nname = \"orders\"\npolicy = <<-EOT\n  {\n\n    \"Statement\": [${ join(\",\", var.statements) }]\n  }\n  EOT\ndescription=\"x\"\n  path = var.path==\"\"?\"/\":var.path\n  tags = {for k,v in var.tags: k=>v if v!=null}\n  list = [\n\"a\",\n  \"b\"\n  ]\n}\n",
+            r##"resource "aws_iam_policy" "p" {
+  name        = "orders"
+  policy      = <<-EOT
+  {
+
+    "Statement": [${join(",", var.statements)}]
+  }
+  EOT
+  description = "x"
+  path        = var.path == "" ? "/" : var.path
+  tags        = { for k, v in var.tags : k => v if v != null }
+  list = [
+    "a",
+    "b"
+  ]
+}
+"##,
+        ),
+        (
+            "\u{feff}variable region {\r\n  type = \"string\"\r\n  default=\"eu-west-1\"\r\n}\r\nvariable \"names\" {\r\n  type = list\r\n}\r\nlocals {\r\n  greeting = \"%{ if var.formal }Good day%{ else }Hi%{ endif }, ${ var.name }\"\r\n  a = 1 /* one */\r\n  bbb = 22 /* twenty-two */ # and a comment\r\n  /* block\r\n     comment */\r\n  c = 3\r\n}",
+            r##"variable "region" {
+  type    = string
+  default = "eu-west-1"
+}
+
+variable "names" {
+  type = list(any)
+}
+
+locals {
+  greeting = "%{if var.formal}Good day%{else}Hi%{endif}, ${var.name}"
+  a        = 1 /* one */
+  bbb      = 22 /* twenty-two */ # and a comment
+  /* block
+     comment */
+  c = 3
+}
+"##,
+        ),
+        ("", ""),
+        ("\n\n  # only a comment\n\n", "# only a comment\n"),
+    ];
+
+    #[test]
+    fn writer_output_is_what_terraform_fmt_leaves_alone() {
+        let cases = writer_cases();
+        assert_eq!(cases.len(), WRITER_EXPECTED.len());
+        for ((name, body), (expected_name, expected)) in cases.iter().zip(WRITER_EXPECTED) {
+            assert_eq!(name, expected_name);
+            assert_eq!(to_string(body), *expected, "writer case {name}");
+        }
+    }
+
+    #[test]
+    fn format_cleans_up_template_output() {
+        for (input, expected) in FORMAT_CASES {
+            assert_eq!(format(input).as_deref(), Ok(*expected), "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_text_is_a_fixed_point_of_format() {
+        let mut texts: Vec<String> = writer_cases().iter().map(|(_, b)| to_string(b)).collect();
+        texts.push(to_string(&hostile_body()));
+        texts.extend(FORMAT_CASES.iter().map(|(_, out)| out.to_string()));
+        for text in texts {
+            assert_eq!(format(&text).as_deref(), Ok(text.as_str()));
+        }
+    }
+
+    #[test]
+    fn empty_body_and_empty_block() {
+        assert_eq!(to_string(&Body::new()), "");
+        assert_eq!(to_string(&Body(vec![Structure::Blank])), "");
+        let mut body = Body::new();
+        body.block(Block::new("terraform", Vec::<String>::new()));
+        assert_eq!(to_string(&body), "terraform {\n}\n");
+    }
+
+    #[test]
+    fn escape_string_cases() {
+        let cases = [
+            ("plain", "plain"),
+            ("a\"b", "a\\\"b"),
+            ("back\\slash", "back\\\\slash"),
+            ("\n\r\t", "\\n\\r\\t"),
+            ("${x}", "$${x}"),
+            ("%{ if x }", "%%{ if x }"),
+            ("$${x}", "$$${x}"),
+            ("$ % $$ %% a$", "$ % $$ %% a$"),
+            ("\u{1}\u{7f}\u{85}", "\\u0001\\u007f\\u0085"),
+            ("\u{202e}\u{feff}\u{a0}", "\\u202e\\ufeff\\u00a0"),
+            ("\u{10ffff}", "\\U0010ffff"),
+            ("é 中 👍🏽", "é 中 👍🏽"),
+        ];
+        for (raw, escaped) in cases {
+            assert_eq!(escape_string(raw), escaped, "{raw:?}");
+        }
+        assert_eq!(quote("${x}"), "\"$${x}\"");
+        assert_eq!(quote_label("a$b%{c}\""), "\"a\\u0024b\\u0025{c}\\\"\"");
+    }
+
+    #[test]
+    fn unescaping_inverts_escaping() {
+        for h in HOSTILE {
+            assert_eq!(unescape_literal(&escape_string(h)).as_deref(), Some(*h));
+            assert_eq!(unescape_literal(&escape(h, true)).as_deref(), Some(*h));
+        }
+        assert_eq!(unescape_literal("\\q"), None);
+    }
+
+    #[test]
+    fn identifiers() {
+        for ok in ["a", "_a", "a-b", "a_b9", "A"] {
+            assert!(is_identifier(ok), "{ok}");
+        }
+        for quoted in [
+            "", "9a", "-a", "a.b", "a/b", "a b", "é", "true", "false", "null", "for",
+        ] {
+            assert!(!is_identifier(quoted), "{quoted}");
+        }
+    }
+
+    #[test]
+    fn single_expressions() {
+        assert_eq!(expr_to_string(&s("${x}\n")), "\"$${x}\\n\"");
+        assert_eq!(expr_to_string(&Expr::template("${var.a}")), "var.a");
+        assert_eq!(
+            expr_to_string(&Expr::List(vec![s("a"), Expr::Int(1), Expr::Null])),
+            "[\"a\", 1, null]"
+        );
+        assert_eq!(
+            expr_to_string(&obj(vec![
+                ("a", Expr::Int(1)),
+                ("long-key", Expr::Bool(true))
+            ])),
+            "{\n  a        = 1\n  long-key = true\n}"
+        );
+        assert_eq!(
+            expr_to_string(&raw("merge(a,{b=1})")),
+            "merge(a, { b = 1 })"
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        let cases = [
+            ("a = \"x\nb = 1\n", 1, 7),
+            ("a = \"x", 1, 7),
+            ("a = 1\nb = <<EOF\nx\n", 2, 5),
+            ("a = 1\n/* open", 2, 1),
+            ("a = 1\na = 2\n", 2, 1),
+            ("a = 1 b = 2\n", 1, 7),
+            ("foo {\n  a = \n}\n", 2, 7),
+            ("a = \"\\q\"\n", 1, 8),
+        ];
+        for (input, line, column) in cases {
+            let err = format(input).expect_err(input);
+            assert_eq!((err.line, err.column), (line, column), "{input:?}: {err}");
+            assert!(!err.message.is_empty());
+        }
+    }
+
+    /// Writes every document under `TRESTLE_HCL_DIR` for `.ci/hclcheck.js` (and `terraform fmt`).
+    #[test]
+    fn dump_for_hashicorp_tools() {
+        let Some(dir) = std::env::var_os("TRESTLE_HCL_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("create TRESTLE_HCL_DIR");
+        for (name, body) in writer_cases() {
+            std::fs::write(dir.join(format!("writer_{name}.tf")), to_string(&body))
+                .expect("write case");
+        }
+        for (i, (input, _)) in FORMAT_CASES.iter().enumerate() {
+            let out = format(input).expect("format case");
+            std::fs::write(dir.join(format!("format_{i:02}.tf")), out).expect("write case");
+        }
+        std::fs::write(dir.join("hostile.tf"), to_string(&hostile_body())).expect("write");
+        std::fs::write(dir.join("hostile.expected.json"), hostile_expected_json()).expect("write");
+    }
 }

@@ -145,21 +145,36 @@ pub fn parse_text(id: FileId, text: &str) -> (Option<ast::File>, Vec<Diagnostic>
             (Some(file), diags)
         }
         Err(err) => {
-            let mut diags: Vec<Diagnostic> = err
+            let mut diags: Vec<Diagnostic> = Vec::new();
+            let mut seen_spans = Vec::new();
+            let unclosed = err
                 .diagnostics
                 .iter()
-                .map(|d| {
-                    let start = d.span.offset().min(text.len());
-                    let end = (start + d.span.len()).min(text.len());
-                    let message = d.message.clone().unwrap_or_else(|| "invalid KDL".into());
-                    Diagnostic::error(codes::KDL_SYNTAX, message.clone())
-                        .label(
-                            Span::new(id, start, end),
-                            kdl_label(d.label.as_deref(), &message),
-                        )
-                        .maybe_help(d.help.clone())
-                })
-                .collect();
+                .any(|d| d.message.as_deref() == Some("No closing '}' for child block"));
+            for d in &err.diagnostics {
+                let start = d.span.offset().min(text.len());
+                let end = (start + d.span.len()).min(text.len());
+                let message = d.message.clone().unwrap_or_else(|| "invalid KDL".into());
+                // kdl reports an unclosed block twice; keep the one at the `{`.
+                if unclosed && message == "Closing '}' was not found after nodes" {
+                    continue;
+                }
+                // kdl often reports one token twice (as a value and as a node name).
+                if seen_spans.contains(&(start, end)) {
+                    continue;
+                }
+                seen_spans.push((start, end));
+                let label = kdl_label(d.label.as_deref(), &message);
+                diags.push(refine_syntax(
+                    id,
+                    text,
+                    start,
+                    end,
+                    message,
+                    label,
+                    d.help.clone(),
+                ));
+            }
             if diags.is_empty() {
                 diags.push(
                     Diagnostic::error(codes::KDL_SYNTAX, "invalid KDL document")
@@ -171,19 +186,229 @@ pub fn parse_text(id: FileId, text: &str) -> (Option<ast::File>, Vec<Diagnostic>
     }
 }
 
-/// kdl's labels read like "not float"; say what was expected instead.
-fn kdl_label(label: Option<&str>, message: &str) -> String {
-    match label {
-        Some(l) if l.starts_with("not ") => format!("expected {}", &l[4..]),
-        Some(l) => l.to_string(),
-        None => message.to_lowercase(),
+/// KDL v2 keywords that must be written with a leading `#`.
+const BARE_KEYWORDS: &[&str] = &["true", "false", "null", "inf", "-inf", "nan"];
+
+/// The bare (unquoted) token starting at `start`: up to whitespace, `;`, `{`, `}` or a comment.
+fn bare_token(text: &str, start: usize) -> (usize, usize) {
+    let rest = &text[start..];
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        if c.is_whitespace() || matches!(c, ';' | '{' | '}') || rest[i..].starts_with("//") {
+            end = i;
+            break;
+        }
     }
+    (start, start + end)
 }
 
-/// The offset of the first `{` nested deeper than MAX_DEPTH, skipping strings and comments.
-fn too_deep(text: &str) -> Option<usize> {
+/// Turn kdl's parse error into a diagnostic that names the mistake and shows the fix.
+fn refine_syntax(
+    id: FileId,
+    text: &str,
+    start: usize,
+    end: usize,
+    message: String,
+    label: String,
+    help: Option<String>,
+) -> Diagnostic {
+    let plain = |span: (usize, usize), message: String, label: String, help: Option<String>| {
+        Diagnostic::error(codes::KDL_SYNTAX, message)
+            .label(Span::new(id, span.0, span.1), label)
+            .maybe_help(help)
+    };
+    let partial_value = help
+        .as_deref()
+        .is_some_and(|h| h.contains("value terminator"));
+    match message.as_str() {
+        "Unexpected newline in single-line quoted string" => {
+            return plain(
+                (start, end),
+                "unterminated string".into(),
+                "this string has no closing `\"`".into(),
+                Some("close it with `\"` on the same line (a string spanning several lines is written between `\"\"\"` lines)".into()),
+            );
+        }
+        "No closing '}' for child block" => return unclosed_block(id, text, start),
+        "Expected end of document" if text[start..].starts_with('}') => {
+            return plain(
+                (start, start + 1),
+                "unexpected `}`".into(),
+                "no block is open here".into(),
+                Some("remove it, or look above for a node whose `{` is missing".into()),
+            );
+        }
+        _ => {}
+    }
+    // Where the offending value starts: for "Expected property value" kdl spans the whole node
+    // up to the `=`.
+    let value_start = if message == "Expected property value" {
+        text[start..end].rfind('=').map_or(start, |i| start + i + 1)
+    } else {
+        start
+    };
+    let (ts, te) = bare_token(text, value_start);
+    let tok = &text[ts..te];
+    let value_error = matches!(
+        message.as_str(),
+        "Expected identifier string"
+            | "Expected property value"
+            | "Expected float"
+            | "Expected integer"
+            | "Expected hexadecimal number"
+            | "Expected octal number"
+            | "Expected binary number"
+            | "Non-digit character found after the '.' of a float"
+    );
+    if value_error {
+        if BARE_KEYWORDS.contains(&tok) {
+            return plain(
+                (ts, te),
+                format!("`{tok}` must be written `#{tok}` in KDL v2"),
+                format!("write `#{tok}`"),
+                Some("KDL v2 writes booleans and null as `#true`, `#false` and `#null`; a string `\"true\"` is not a boolean".into()),
+            );
+        }
+        if tok.is_empty() && message == "Expected property value" {
+            let key_start = text[..value_start.saturating_sub(1)]
+                .rfind(|c: char| c.is_whitespace())
+                .map_or(start, |i| i + 1);
+            let key = &text[key_start..value_start.saturating_sub(1)];
+            return plain(
+                (key_start, value_start),
+                format!("property `{key}` has no value"),
+                "no value after `=`".into(),
+                Some(format!(
+                    "write `{key}=VALUE` without spaces around `=`, or remove it"
+                )),
+            );
+        }
+        if tok.starts_with('#') {
+            return plain(
+                (ts, te),
+                format!("unknown keyword `{tok}`"),
+                "not a KDL keyword".into(),
+                help,
+            );
+        }
+        if message.starts_with("Non-digit character found after the '.'")
+            && tok.ends_with('.')
+            && tok[..tok.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && tok.len() > 1
+        {
+            let int = &tok[..tok.len() - 1];
+            return plain(
+                (ts, te),
+                format!("`{tok}` is not a number"),
+                "a float needs digits after the `.`".into(),
+                Some(format!("write `{int}` (or `{int}.0`)")),
+            );
+        }
+        if !tok.is_empty()
+            && !tok.starts_with('"')
+            && (partial_value
+                || tok.contains(['/', '\\', '(', ')', '[', ']', '=', ',', '#'])
+                || tok.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            let quoted = tok.replace('\\', "\\\\").replace('"', "\\\"");
+            return plain(
+                (ts, te),
+                format!("`{tok}` must be quoted"),
+                "unquoted value".into(),
+                Some(format!("quote it: \"{quoted}\"")),
+            );
+        }
+    }
+    let help = help.filter(|_| !partial_value).or_else(|| {
+        partial_value
+            .then(|| "put a space between the two values, or quote the whole value".to_string())
+    });
+    plain((start, end), message, label, help)
+}
+
+/// A `{` that is never closed. kdl reports the outermost open block; the block that is really
+/// missing its `}` is usually the first one closed by a `}` indented less than its own line.
+fn unclosed_block(id: FileId, text: &str, kdl_at: usize) -> Diagnostic {
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = |at: usize| {
+        let ls = line_start(at);
+        text[ls..].len() - text[ls..].trim_start_matches([' ', '\t']).len()
+    };
+    let head = |at: usize| text[line_start(at)..at].trim().to_string();
+    let mut stack: Vec<usize> = Vec::new();
+    let mut guess = None;
+    for (at, open) in braces(text) {
+        if open {
+            stack.push(at);
+            continue;
+        }
+        let Some(opener) = stack.pop() else { continue };
+        let own_line = text[line_start(at)..at].trim().is_empty();
+        if guess.is_none() && own_line && indent(at) < indent(opener) {
+            guess = Some((opener, at));
+        }
+    }
+    let mut d = Diagnostic::error(codes::KDL_SYNTAX, "missing closing `}`");
+    match guess {
+        Some((opener, closer)) if opener != kdl_at => {
+            let (line, _) = line_col(text, closer);
+            d = d
+                .label(
+                    Span::new(id, opener, opener + 1),
+                    "this block is never closed (judging by indentation)",
+                )
+                .related(
+                    Span::new(id, closer, closer + 1),
+                    format!("this `}}` closes `{} {{` instead", head(opener)),
+                )
+                .related(
+                    Span::new(id, kdl_at, kdl_at + 1),
+                    "so this block runs to the end of the file",
+                )
+                .help(format!(
+                    "add a `}}` for `{} {{` before line {line}",
+                    head(opener)
+                ));
+        }
+        _ => {
+            d = d
+                .label(
+                    Span::new(id, kdl_at, kdl_at + 1),
+                    "this block is never closed",
+                )
+                .help(format!("add a `}}` to close `{} {{`", head(kdl_at)));
+        }
+    }
+    d
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let line = text[..at].matches('\n').count() + 1;
+    let col = text[..at]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    (line, col)
+}
+
+/// Offsets of `{` (true) and `}` (false) outside strings and comments.
+fn braces(text: &str) -> Vec<(usize, bool)> {
+    let mut out = Vec::new();
+    scan(text, |i, b| {
+        if b == b'{' || b == b'}' {
+            out.push((i, b == b'{'));
+        }
+        true
+    });
+    out
+}
+
+/// Visit every byte outside strings and comments; stop when `f` returns false.
+fn scan(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
     let b = text.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
+    let mut i = 0usize;
     while i < b.len() {
         match b[i] {
             b'"' => {
@@ -216,18 +441,44 @@ fn too_deep(text: &str) -> Option<usize> {
                     i += 1;
                 }
             }
+            c => {
+                if !f(i, c) {
+                    return;
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
+/// kdl's labels read like "not float"; say what was expected instead.
+fn kdl_label(label: Option<&str>, message: &str) -> String {
+    match label {
+        Some(l) if l.starts_with("not ") => format!("expected {}", &l[4..]),
+        Some(l) => l.to_string(),
+        None => message.to_lowercase(),
+    }
+}
+
+/// The offset of the first `{` nested deeper than MAX_DEPTH, skipping strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut found = None;
+    scan(text, |i, b| {
+        match b {
             b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Some(i);
+                    found = Some(i);
+                    return false;
                 }
             }
             b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
-    }
-    None
+        true
+    });
+    found
 }
 
 fn read_one(id: FileId, name: String, path: PathBuf) -> FileResult {
@@ -263,6 +514,7 @@ fn read_one(id: FileId, name: String, path: PathBuf) -> FileResult {
                 .find(|(_, c)| *c == char::REPLACEMENT_CHARACTER)
                 .map_or(valid, |(i, _)| i);
             let len = lossy[at..].chars().next().map_or(0, char::len_utf8);
+            let byte = e.as_bytes().get(valid).copied().unwrap_or(0);
             FileResult {
                 file: SourceFile::new(name, Some(path), Arc::from(lossy), Origin::Tree),
                 ast: None,
@@ -270,9 +522,13 @@ fn read_one(id: FileId, name: String, path: PathBuf) -> FileResult {
                     Diagnostic::error(codes::NOT_UTF8, "file is not valid UTF-8")
                         .label(
                             Span::new(id, at, at + len),
-                            format!("invalid byte at offset {valid}"),
+                            format!("byte 0x{byte:02X} at offset {valid} is not UTF-8"),
                         )
-                        .help("save the file as UTF-8"),
+                        .help(if (0xA0..=0xFF).contains(&byte) {
+                            "the file looks like Latin-1 or Windows-1252; re-save it as UTF-8"
+                        } else {
+                            "re-save the file as UTF-8"
+                        }),
                 ],
             }
         }

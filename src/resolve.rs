@@ -246,7 +246,10 @@ impl<'s> Resolver<'s> {
         self.shared_resources(&m);
         self.guard_rails(&m);
         self.derived_names(&m);
+        // Assets were collected into the (emptied) working model while checking.
+        let assets = std::mem::take(&mut self.m.assets);
         self.m = m;
+        self.m.assets = assets;
     }
 
     fn team_cycles(&mut self, m: &Model) {

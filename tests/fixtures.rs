@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Data-driven diagnostics tests: every folder under `fixtures/` (except `_base`) is one case.
 //!
 //! A case's spec tree is `fixtures/_base/` overlaid with the case's own files (a file of the same
@@ -47,16 +48,27 @@ fn run_case(dir: &Path) -> Result<(), Failed> {
         args.push(tmp.path().join("out").to_string_lossy().into_owned());
     }
     let bin = env!("CARGO_BIN_EXE_trestle");
-    let json = Command::new(bin).args(&args).args(["--format", "json", "--today", "2026-11-24"]).output()?;
-    let human = Command::new(bin).args(&args).args(["--color", "never", "--today", "2026-11-24"]).env("NO_COLOR", "1").output()?;
+    let json = Command::new(bin)
+        .args(&args)
+        .args(["--format", "json", "--today", "2026-11-24"])
+        .output()?;
+    let human = Command::new(bin)
+        .args(&args)
+        .args(["--color", "never", "--today", "2026-11-24"])
+        .env("NO_COLOR", "1")
+        .output()?;
     for out in [&json, &human] {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("panicked") {
             return Err(format!("trestle panicked:\n{stderr}").into());
         }
     }
-    let diags: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout)
-        .map_err(|e| format!("--format json is not a JSON array: {e}\n{}", String::from_utf8_lossy(&json.stdout)))?;
+    let diags: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).map_err(|e| {
+        format!(
+            "--format json is not a JSON array: {e}\n{}",
+            String::from_utf8_lossy(&json.stdout)
+        )
+    })?;
     let has_error = diags.iter().any(|d| d["severity"] == "error");
     let code = json.status.code();
     let want_code = if has_error { Some(1) } else { Some(0) };
@@ -64,11 +76,23 @@ fn run_case(dir: &Path) -> Result<(), Failed> {
         return Err(format!("exit code {code:?}, expected {want_code:?}").into());
     }
     if human.status.code() != want_code {
-        return Err(format!("human run exit code {:?}, expected {want_code:?}", human.status.code()).into());
+        return Err(format!(
+            "human run exit code {:?}, expected {want_code:?}",
+            human.status.code()
+        )
+        .into());
     }
-    if let Some(expected_code) = name.split('-').next().filter(|c| c.len() == 4 && c.starts_with('T')) {
+    if let Some(expected_code) = name
+        .split('-')
+        .next()
+        .filter(|c| c.len() == 4 && c.starts_with('T'))
+    {
         if !diags.iter().any(|d| d["code"] == expected_code) {
-            return Err(format!("expected a {expected_code} diagnostic, got {:?}", diags.iter().map(|d| d["code"].clone()).collect::<Vec<_>>()).into());
+            return Err(format!(
+                "expected a {expected_code} diagnostic, got {:?}",
+                diags.iter().map(|d| d["code"].clone()).collect::<Vec<_>>()
+            )
+            .into());
         }
     }
     let mut actual = String::new();
@@ -102,7 +126,11 @@ fn compare(path: &Path, actual: &str) -> Result<(), Failed> {
         .unified_diff()
         .header("expected", "actual")
         .to_string();
-    Err(format!("{} differs (TRESTLE_BLESS=1 cargo test rewrites it):\n{diff}", path.display()).into())
+    Err(format!(
+        "{} differs (TRESTLE_BLESS=1 cargo test rewrites it):\n{diff}",
+        path.display()
+    )
+    .into())
 }
 
 fn main() {

@@ -1,0 +1,4 @@
+//! Emitters: Kubernetes, Terraform, Backstage, and the template engine they share.
+
+pub mod kubernetes;
+pub mod templates;

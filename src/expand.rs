@@ -1,0 +1,1101 @@
+//! Pass 4: expand the checked model per environment into the IR: select the workloads deployed
+//! there, apply `when` overrides (base < env-type < env), create resource instances, match
+//! provisioners, render their outputs and resolve placeholders.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use crate::ast::{self, EnvType, Patch, Scalar, Spanned, WhenSelector};
+use crate::check::values::{self, Segment};
+use crate::diagnostics::{codes, Diagnostic};
+use crate::emit::templates;
+use crate::ir::{self, Layer, Part, Provenance, SecretRef, Text};
+use crate::model::{Checked, Model};
+use crate::source::Span;
+
+/// Expand every environment (in parallel); diagnostics that repeat across environments are
+/// reported once, naming them.
+pub fn expand(model: &Checked, envs: &BTreeSet<String>) -> (Vec<ir::Environment>, Vec<Diagnostic>) {
+    use rayon::prelude::*;
+    let results: Vec<(ir::Environment, Vec<Diagnostic>)> = model
+        .environments
+        .values()
+        .filter(|e| envs.is_empty() || envs.contains(&e.name.value))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|e| expand_env(model, e))
+        .collect();
+    let mut out = Vec::new();
+    let mut by_diag: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    for (env, diags) in results {
+        for d in diags {
+            match by_diag.iter_mut().find(|(x, _)| *x == d) {
+                Some((_, names)) => names.push(env.name.clone()),
+                None => by_diag.push((d, vec![env.name.clone()])),
+            }
+        }
+        out.push(env);
+    }
+    let diags = by_diag
+        .into_iter()
+        .map(|(d, envs)| {
+            d.note(format!(
+                "in environment{} {}",
+                if envs.len() == 1 { "" } else { "s" },
+                envs.join(", ")
+            ))
+        })
+        .collect();
+    (out, diags)
+}
+
+/// A workload body after merging layers, still in AST terms, with provenance.
+struct Merged {
+    replicas: (i64, Span),
+    tags: Vec<String>,
+    containers: Vec<ast::Container>,
+    service: Option<ast::Service>,
+    routes: Vec<ast::Route>,
+    autoscale: Option<(ast::Autoscale, Span)>,
+    resources: Vec<ast::ResourceReq>,
+    environments: Option<Vec<String>>,
+    provenance: Provenance,
+}
+
+fn mark(p: &mut Provenance, key: String, layer: Layer, span: Span) {
+    p.entry(key).or_default().push((layer, span));
+}
+
+fn merge_compute(base: &mut Option<ast::Compute>, over: &ast::Compute) {
+    match base {
+        None => *base = Some(over.clone()),
+        Some(b) => {
+            if over.request.is_some() {
+                b.request = over.request.clone();
+            }
+            if over.limit.is_some() {
+                b.limit = over.limit.clone();
+            }
+        }
+    }
+}
+
+fn merge_container(
+    base: &mut ast::Container,
+    over: &ast::Container,
+    layer: Layer,
+    prov: &mut Provenance,
+) {
+    let key = |f: &str| format!("container.{}.{f}", over.name.value);
+    if let Some(i) = &over.image {
+        base.image = Some(i.clone());
+        mark(prov, key("image"), layer, i.span);
+    }
+    if let Some(c) = &over.command {
+        base.command = Some(c.clone());
+        mark(prov, key("command"), layer, c.span);
+    }
+    if let Some(a) = &over.args {
+        base.args = Some(a.clone());
+        mark(prov, key("args"), layer, a.span);
+    }
+    for e in &over.env {
+        mark(
+            prov,
+            key(&format!("env.{}", e.key.value)),
+            layer,
+            e.value.span,
+        );
+        match &e.value.value {
+            Patch::Remove => base.env.retain(|x| x.key.value != e.key.value),
+            Patch::Set(_) => match base.env.iter_mut().find(|x| x.key.value == e.key.value) {
+                Some(slot) => *slot = e.clone(),
+                None => base.env.push(e.clone()),
+            },
+        }
+    }
+    for p in &over.ports {
+        match base.ports.iter_mut().find(|x| x.name.value == p.name.value) {
+            Some(slot) => *slot = p.clone(),
+            None => base.ports.push(p.clone()),
+        }
+    }
+    if let Some(c) = &over.cpu {
+        merge_compute(&mut base.cpu, c);
+        mark(prov, key("cpu"), layer, c.span);
+    }
+    if let Some(m) = &over.memory {
+        merge_compute(&mut base.memory, m);
+        mark(prov, key("memory"), layer, m.span);
+    }
+    for p in &over.probes {
+        match base
+            .probes
+            .iter_mut()
+            .find(|x| x.kind.value == p.kind.value)
+        {
+            Some(slot) => *slot = p.clone(),
+            None => base.probes.push(p.clone()),
+        }
+    }
+    for f in &over.files {
+        match base.files.iter_mut().find(|x| x.path.value == f.path.value) {
+            Some(slot) => *slot = f.clone(),
+            None => base.files.push(f.clone()),
+        }
+    }
+    for v in &over.volumes {
+        match base
+            .volumes
+            .iter_mut()
+            .find(|x| x.path.value == v.path.value)
+        {
+            Some(slot) => *slot = v.clone(),
+            None => base.volumes.push(v.clone()),
+        }
+    }
+}
+
+fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
+    let mut prov = Provenance::new();
+    let mut m = Merged {
+        replicas: (1, w.name.span),
+        tags: Vec::new(),
+        containers: Vec::new(),
+        service: None,
+        routes: Vec::new(),
+        autoscale: None,
+        resources: Vec::new(),
+        environments: None,
+        provenance: Provenance::new(),
+    };
+    let env_type = env.env_type.as_ref().map(|t| t.value);
+    let mut layers: Vec<(Layer, &ast::WorkloadBody)> = vec![(Layer::Base, &w.body)];
+    for wh in &w.whens {
+        if let WhenSelector::EnvType(t) = &wh.selector {
+            if Some(t.value) == env_type {
+                layers.push((Layer::EnvType, &wh.body));
+            }
+        }
+    }
+    for wh in &w.whens {
+        if let WhenSelector::Env(e) = &wh.selector {
+            if e.value == env.name.value {
+                layers.push((Layer::Env, &wh.body));
+            }
+        }
+    }
+    for (layer, b) in layers {
+        if let Some(r) = &b.replicas {
+            m.replicas = match r.value {
+                Patch::Set(n) => (n, r.span),
+                Patch::Remove => (1, r.span),
+            };
+            mark(&mut prov, "replicas".into(), layer, r.span);
+        }
+        if let Some(t) = &b.tags {
+            m.tags = t.value.iter().map(|x| x.value.clone()).collect();
+            mark(&mut prov, "tags".into(), layer, t.span);
+        }
+        for c in &b.containers {
+            match m
+                .containers
+                .iter_mut()
+                .find(|x| x.name.value == c.name.value)
+            {
+                Some(base) => merge_container(base, c, layer, &mut prov),
+                None => {
+                    m.containers.push(c.clone());
+                    if let Some(i) = &c.image {
+                        mark(
+                            &mut prov,
+                            format!("container.{}.image", c.name.value),
+                            layer,
+                            i.span,
+                        );
+                    }
+                    for e in &c.env {
+                        mark(
+                            &mut prov,
+                            format!("container.{}.env.{}", c.name.value, e.key.value),
+                            layer,
+                            e.value.span,
+                        );
+                    }
+                    for (f, s) in [
+                        ("cpu", c.cpu.as_ref().map(|x| x.span)),
+                        ("memory", c.memory.as_ref().map(|x| x.span)),
+                    ] {
+                        if let Some(s) = s {
+                            mark(
+                                &mut prov,
+                                format!("container.{}.{f}", c.name.value),
+                                layer,
+                                s,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(s) = &b.service {
+            mark(&mut prov, "service".into(), layer, s.span);
+            match &s.value {
+                Patch::Remove => m.service = None,
+                Patch::Set(over) => match &mut m.service {
+                    None => m.service = Some(over.clone()),
+                    Some(base) => {
+                        for p in &over.ports {
+                            match base.ports.iter_mut().find(|x| x.name.value == p.name.value) {
+                                Some(slot) => {
+                                    if p.number.is_some() {
+                                        slot.number = p.number.clone();
+                                    }
+                                    if p.target.is_some() {
+                                        slot.target = p.target.clone();
+                                    }
+                                }
+                                None => base.ports.push(p.clone()),
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        if let Some(r) = &b.routes {
+            m.routes = r.value.clone();
+            mark(&mut prov, "route".into(), layer, r.span);
+        }
+        if let Some(a) = &b.autoscale {
+            match &a.value {
+                Patch::Remove => m.autoscale = None,
+                Patch::Set(over) => {
+                    let base = m
+                        .autoscale
+                        .get_or_insert_with(|| (ast::Autoscale::default(), a.span));
+                    base.1 = a.span;
+                    for (slot, val, f) in [
+                        (&mut base.0.min, &over.min, "min"),
+                        (&mut base.0.max, &over.max, "max"),
+                        (&mut base.0.cpu_percent, &over.cpu_percent, "cpu-percent"),
+                    ] {
+                        if let Some(v) = val {
+                            *slot = Some(v.clone());
+                            mark(&mut prov, format!("autoscale.{f}"), layer, v.span);
+                        }
+                    }
+                }
+            }
+            mark(&mut prov, "autoscale".into(), layer, a.span);
+        }
+        for r in &b.resources {
+            match m
+                .resources
+                .iter_mut()
+                .find(|x| x.name.value == r.name.value)
+            {
+                None => {
+                    for p in &r.params {
+                        mark(
+                            &mut prov,
+                            format!("resource.{}.{}", r.name.value, p.key.value),
+                            layer,
+                            p.value.span,
+                        );
+                    }
+                    m.resources.push(r.clone());
+                }
+                Some(base) => {
+                    if r.class.is_some() {
+                        base.class = r.class.clone();
+                    }
+                    if r.id.is_some() {
+                        base.id = r.id.clone();
+                    }
+                    for p in &r.params {
+                        mark(
+                            &mut prov,
+                            format!("resource.{}.{}", r.name.value, p.key.value),
+                            layer,
+                            p.value.span,
+                        );
+                        match base.params.iter_mut().find(|x| x.key.value == p.key.value) {
+                            Some(slot) => *slot = p.clone(),
+                            None => base.params.push(p.clone()),
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(e) = &b.environments {
+            m.environments = Some(e.value.iter().map(|x| x.value.clone()).collect());
+            mark(&mut prov, "environments".into(), layer, e.span);
+        }
+    }
+    m.provenance = prov;
+    m
+}
+
+fn namespace(env: &ast::Environment, system: &str) -> String {
+    env.namespace.as_ref().map_or_else(
+        || format!("{system}-{}", env.name.value),
+        |n| n.value.clone(),
+    )
+}
+
+/// One declaration of an instance: (workload, span, params signature, "type/class").
+type Declaration = (String, Span, Vec<(String, String)>, String);
+
+struct Instance<'m> {
+    id: String,
+    name: String,
+    ty: &'m ast::ResourceType,
+    class: String,
+    params: BTreeMap<String, Scalar>,
+    consumers: Vec<(String, String)>,
+    span: Span,
+    decls: Vec<Declaration>,
+}
+
+fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<Diagnostic>) {
+    let m: &Model = model;
+    let mut diags = Vec::new();
+    let env_type = env
+        .env_type
+        .as_ref()
+        .map_or(EnvType::Development, |t| t.value);
+    let labels: BTreeMap<String, String> = env
+        .labels
+        .iter()
+        .map(|l| (l.key.value.clone(), l.value.value.to_text()))
+        .collect();
+    // Select and merge.
+    let mut merged: Vec<(&ast::Workload, Merged)> = Vec::new();
+    for w in m.workloads.values() {
+        let mm = merge(w, env);
+        if mm
+            .environments
+            .as_ref()
+            .is_some_and(|e| !e.contains(&env.name.value))
+        {
+            continue;
+        }
+        merged.push((w, mm));
+    }
+    let deployed: BTreeSet<&str> = merged.iter().map(|(w, _)| w.name.value.as_str()).collect();
+    // Resource instances: shared by id.
+    let mut instances: BTreeMap<String, Instance<'_>> = BTreeMap::new();
+    for (w, mm) in &merged {
+        let ns = namespace(env, w.system.as_ref().map_or("", |s| s.value.as_str()));
+        for r in &mm.resources {
+            let Some(ty) = r.ty.as_ref().and_then(|t| m.resource_types.get(&t.value)) else {
+                continue;
+            };
+            let id = r.id.as_ref().map_or_else(
+                || format!("{}-{}", w.name.value, r.name.value),
+                |i| i.value.clone(),
+            );
+            let class = r
+                .class
+                .as_ref()
+                .map_or_else(|| "default".to_string(), |c| c.value.clone());
+            let mut params = BTreeMap::new();
+            for d in &ty.params {
+                if let Some(def) = &d.default {
+                    params.insert(d.name.value.clone(), def.value.clone());
+                }
+            }
+            for p in &r.params {
+                params.insert(p.key.value.clone(), p.value.value.clone());
+            }
+            let sig: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| (k.clone(), format!("{v:?}")))
+                .collect();
+            let inst = instances.entry(id.clone()).or_insert_with(|| Instance {
+                id: id.clone(),
+                name: r.name.value.clone(),
+                ty,
+                class: class.clone(),
+                params: params.clone(),
+                consumers: Vec::new(),
+                span: r.span,
+                decls: Vec::new(),
+            });
+            inst.consumers.push((w.name.value.clone(), ns.clone()));
+            inst.decls.push((
+                w.name.value.clone(),
+                r.span,
+                sig,
+                format!("{}/{class}", ty.name.value),
+            ));
+            // Params merged per environment must still satisfy the type.
+            for p in &r.params {
+                if let Some(decl) = ty.params.iter().find(|d| d.name.value == p.key.value) {
+                    if matches!(&p.value.value, Scalar::Str(s) if s.contains("${")) {
+                        continue;
+                    }
+                    if let Err((msg, help)) = crate::lower::check_param_value(decl, &p.value.value)
+                    {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::INVALID_PARAM,
+                                format!("param `{}` {msg}", p.key.value),
+                            )
+                            .label(p.value.span, "invalid value")
+                            .maybe_help(help),
+                        );
+                    }
+                }
+            }
+            for decl in &ty.params {
+                if decl.required && !params.contains_key(&decl.name.value) {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::INVALID_PARAM,
+                            format!(
+                                "resource `{}` needs param `{}`",
+                                r.name.value, decl.name.value
+                            ),
+                        )
+                        .label(r.span, "missing required param")
+                        .related(decl.span, "declared required here"),
+                    );
+                }
+            }
+        }
+    }
+    for inst in instances.values() {
+        let first = &inst.decls[0];
+        for other in &inst.decls[1..] {
+            if other.2 != first.2 || other.3 != first.3 {
+                diags.push(
+                    Diagnostic::error(codes::SHARED_PARAMS_CONFLICT, format!("workloads sharing resource `{}` disagree on its type, class or params", inst.id))
+                        .label(other.1, format!("`{}` declares it like this", other.0))
+                        .related(first.1, format!("`{}` declares it like this", first.0))
+                        .help("a shared resource is one instance; give every declaration the same type, class and params"),
+                );
+            }
+        }
+    }
+    // Match provisioners and render outputs.
+    let plain = templates::registry(templates::Kind::Plain);
+    let mut resources = BTreeMap::new();
+    for mut inst in instances.into_values() {
+        inst.consumers.sort();
+        inst.consumers.dedup();
+        let ns = inst
+            .consumers
+            .first()
+            .map(|c| c.1.clone())
+            .unwrap_or_default();
+        let Some(prov) = match_provisioner(&inst, env, env_type, &mut diags) else {
+            continue;
+        };
+        let ctx = template_context(
+            &inst.id,
+            &inst.name,
+            &inst.ty.name.value,
+            &inst.class,
+            &inst.params,
+            env,
+            &labels,
+            &ns,
+            &inst.consumers,
+        );
+        let mut outputs = Vec::new();
+        for decl in &inst.ty.outputs {
+            let Some(o) = prov
+                .outputs
+                .iter()
+                .find(|o| o.name.value == decl.name.value)
+            else {
+                continue;
+            };
+            let mut render = |s: &Spanned<String>| match templates::render(&plain, &s.value, &ctx) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::TEMPLATE_ERROR,
+                            format!(
+                                "output `{}` of provisioner `{}`: {}",
+                                o.name.value, prov.name.value, e.message
+                            ),
+                        )
+                        .label(s.span, "in this template string")
+                        .note(format!("while provisioning `{}`", inst.id)),
+                    );
+                    None
+                }
+            };
+            let value = match &o.source {
+                ast::OutputSource::Value(v) => render(v).map(ir::OutputValue::Value),
+                ast::OutputSource::Expr(v) => render(v).map(ir::OutputValue::Expr),
+                ast::OutputSource::Secret { name, key } => match (render(name), render(key)) {
+                    (Some(name), Some(key)) => Some(ir::OutputValue::Secret { name, key }),
+                    _ => None,
+                },
+            };
+            if let Some(value) = value {
+                outputs.push(ir::Output {
+                    name: decl.name.value.clone(),
+                    sensitive: decl.sensitive,
+                    value,
+                });
+            }
+        }
+        resources.insert(
+            inst.id.clone(),
+            ir::ResourceInstance {
+                id: inst.id.clone(),
+                name: inst.name.clone(),
+                ty: inst.ty.name.value.clone(),
+                class: inst.class.clone(),
+                params: inst.params.clone(),
+                consumers: inst.consumers.clone(),
+                namespace: ns,
+                span: inst.span,
+                provisioner: prov.name.value.clone(),
+                provisioner_span: prov.name.span,
+                outputs,
+            },
+        );
+    }
+    // Workloads with placeholders resolved.
+    let mut workloads = Vec::new();
+    for (w, mm) in merged {
+        let system = w
+            .system
+            .as_ref()
+            .map_or_else(String::new, |s| s.value.clone());
+        let ns = namespace(env, &system);
+        let uses: Vec<ir::ResourceUse> = mm
+            .resources
+            .iter()
+            .map(|r| ir::ResourceUse {
+                name: r.name.value.clone(),
+                id: r.id.as_ref().map_or_else(
+                    || format!("{}-{}", w.name.value, r.name.value),
+                    |i| i.value.clone(),
+                ),
+                span: r.span,
+            })
+            .collect();
+        let cx = Resolve {
+            workload: &w.name.value,
+            env,
+            env_type,
+            namespace: &ns,
+            uses: &uses,
+            resources: &resources,
+        };
+        let mut containers = Vec::new();
+        for c in &mm.containers {
+            let Some(image) = &c.image else {
+                diags.push(
+                    Diagnostic::error(
+                        codes::MISSING_FIELD,
+                        format!(
+                            "container `{}` has no `image` in this environment",
+                            c.name.value
+                        ),
+                    )
+                    .label(c.name.span, "added by a `when` without an image")
+                    .help("add `image \"…\"` to the container"),
+                );
+                continue;
+            };
+            let texts = |list: &Option<Spanned<Vec<Spanned<String>>>>,
+                         diags: &mut Vec<Diagnostic>|
+             -> Vec<Text> {
+                list.as_ref().map_or_else(Vec::new, |l| {
+                    l.value.iter().map(|s| cx.text(s, diags)).collect()
+                })
+            };
+            let command = texts(&c.command, &mut diags);
+            let args = texts(&c.args, &mut diags);
+            let env_vars = c
+                .env
+                .iter()
+                .filter_map(|e| {
+                    let value = match &e.value.value {
+                        Patch::Remove => return None,
+                        Patch::Set(Scalar::Int(i)) => ir::EnvValue::Int(*i),
+                        Patch::Set(Scalar::Bool(b)) => ir::EnvValue::Bool(*b),
+                        Patch::Set(other) => ir::EnvValue::Text(
+                            cx.text(&Spanned::new(other.to_text(), e.value.span), &mut diags),
+                        ),
+                    };
+                    Some(ir::EnvVar {
+                        key: e.key.value.clone(),
+                        value,
+                        span: e.key.span,
+                    })
+                })
+                .collect();
+            let mut files = Vec::new();
+            for f in &c.files {
+                let expand = f.expand.as_ref().is_none_or(|e| e.value);
+                let raw = match (&f.content, &f.source) {
+                    (Some(content), _) => Some((content.value.clone(), content.clone())),
+                    (None, Some(src)) => m
+                        .assets
+                        .get(&src.span)
+                        .map(|a| (String::from_utf8_lossy(&a.bytes).into_owned(), src.clone())),
+                    _ => None,
+                };
+                let Some((raw, at)) = raw else { continue };
+                let content = if expand {
+                    let t = cx.text_at(&raw, at.span, &mut diags);
+                    match t.as_plain() {
+                        Some(p) => p,
+                        None => {
+                            diags.push(
+                                Diagnostic::error(
+                                    codes::SENSITIVE_PLAIN,
+                                    format!(
+                                        "file `{}` would contain a secret in plain text",
+                                        f.path.value
+                                    ),
+                                )
+                                .label(at.span, "uses a secret-backed output")
+                                .help("pass the value as an env var instead"),
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    raw
+                };
+                files.push(ir::File {
+                    path: f.path.value.clone(),
+                    content,
+                    mode: f.mode.as_ref().map(|m| m.value),
+                    span: f.span,
+                });
+            }
+            let volumes = c
+                .volumes
+                .iter()
+                .filter_map(|v| {
+                    let src = v.source.as_ref()?;
+                    let t = cx.text(src, &mut diags);
+                    let claim = match t.as_plain() {
+                        Some(c) => c,
+                        None => {
+                            diags.push(
+                                Diagnostic::error(
+                                    codes::SENSITIVE_PLAIN,
+                                    "a volume source cannot be a secret-backed output",
+                                )
+                                .label(src.span, "secret-backed"),
+                            );
+                            return None;
+                        }
+                    };
+                    Some(ir::Volume {
+                        path: v.path.value.clone(),
+                        claim,
+                        read_only: v.read_only.as_ref().is_some_and(|r| r.value),
+                    })
+                })
+                .collect();
+            let compute = |c: &Option<ast::Compute>| ir::Compute {
+                request: c
+                    .as_ref()
+                    .and_then(|x| x.request.as_ref().map(|r| r.value.clone())),
+                limit: c
+                    .as_ref()
+                    .and_then(|x| x.limit.as_ref().map(|r| r.value.clone())),
+            };
+            containers.push(ir::Container {
+                name: c.name.value.clone(),
+                span: c.span,
+                image: image.value.clone(),
+                image_span: image.span,
+                command,
+                args,
+                env: env_vars,
+                ports: c
+                    .ports
+                    .iter()
+                    .map(|p| ir::Port {
+                        name: p.name.value.clone(),
+                        number: p.number.value,
+                        protocol: p
+                            .protocol
+                            .as_ref()
+                            .map_or_else(|| "TCP".to_string(), |x| x.value.clone()),
+                    })
+                    .collect(),
+                cpu: compute(&c.cpu),
+                memory: compute(&c.memory),
+                probes: c
+                    .probes
+                    .iter()
+                    .map(|p| ir::Probe {
+                        kind: p.kind.value,
+                        action: match &p.action {
+                            ast::ProbeAction::Http { path, port } => ir::ProbeAction::Http {
+                                path: path.value.clone(),
+                                port: port.value.clone(),
+                            },
+                            ast::ProbeAction::Tcp { port } => ir::ProbeAction::Tcp {
+                                port: port.value.clone(),
+                            },
+                            ast::ProbeAction::Exec(cmd) => {
+                                ir::ProbeAction::Exec(cmd.iter().map(|s| s.value.clone()).collect())
+                            }
+                        },
+                        initial_delay: p.initial_delay.as_ref().map(|x| x.value),
+                        period: p.period.as_ref().map(|x| x.value),
+                        timeout: p.timeout.as_ref().map(|x| x.value),
+                        failure_threshold: p.failure_threshold.as_ref().map(|x| x.value),
+                    })
+                    .collect(),
+                files,
+                volumes,
+            });
+        }
+        let service = mm.service.as_ref().map(|s| {
+            s.ports
+                .iter()
+                .map(|p| ir::ServicePort {
+                    name: p.name.value.clone(),
+                    number: p.number.as_ref().map_or(80, |n| n.value),
+                    target: p
+                        .target
+                        .as_ref()
+                        .map_or_else(|| p.name.value.clone(), |t| t.value.clone()),
+                })
+                .collect()
+        });
+        let autoscale = match &mm.autoscale {
+            Some((a, span)) => match (&a.min, &a.max, &a.cpu_percent) {
+                (Some(min), Some(max), Some(cpu)) => Some(ir::Autoscale {
+                    min: min.value,
+                    max: max.value,
+                    cpu_percent: cpu.value,
+                    span: *span,
+                }),
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::MISSING_FIELD,
+                            "`autoscale` needs `min`, `max` and `cpu-percent`",
+                        )
+                        .label(*span, "incomplete after overrides")
+                        .help("write `autoscale min=2 max=10 cpu-percent=70`"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(a) = &autoscale {
+            if a.min > a.max {
+                diags.push(
+                    Diagnostic::error(
+                        codes::CONFLICTING_FIELDS,
+                        format!("autoscale min {} exceeds max {}", a.min, a.max),
+                    )
+                    .label(a.span, "after overrides"),
+                );
+            }
+        }
+        workloads.push(ir::Workload {
+            name: w.name.value.clone(),
+            span: w.span,
+            file: String::new(),
+            description: w.description.as_ref().map(|d| d.value.clone()),
+            owner: w
+                .owner
+                .as_ref()
+                .map_or_else(String::new, |o| o.value.clone()),
+            system,
+            lifecycle: w
+                .lifecycle
+                .as_ref()
+                .map_or(ast::Lifecycle::Production, |l| l.value),
+            namespace: ns.clone(),
+            schedule: w.schedule.as_ref().map(|s| s.value.clone()),
+            replicas: mm.replicas.0,
+            replicas_span: mm.replicas.1,
+            tags: mm.tags.clone(),
+            containers,
+            service,
+            routes: mm
+                .routes
+                .iter()
+                .map(|r| ir::Route {
+                    host: r
+                        .host
+                        .as_ref()
+                        .map_or_else(String::new, |h| h.value.clone()),
+                    path: r
+                        .path
+                        .as_ref()
+                        .map_or_else(|| "/".to_string(), |p| p.value.clone()),
+                    port: r
+                        .port
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.value.clone()),
+                    tls: r.tls.as_ref().is_some_and(|t| t.value),
+                    span: r.span,
+                })
+                .collect(),
+            autoscale,
+            resources: uses,
+            depends_on: w
+                .depends_on
+                .iter()
+                .filter(|d| deployed.contains(d.value.as_str()))
+                .map(|d| (d.value.clone(), d.span))
+                .collect(),
+            provides_api: w.provides_api.iter().map(|a| a.value.clone()).collect(),
+            consumes_api: w.consumes_api.iter().map(|a| a.value.clone()).collect(),
+            provenance: mm.provenance,
+        });
+    }
+    let ir_env = ir::Environment {
+        name: env.name.value.clone(),
+        span: env.name.span,
+        env_type,
+        region: env
+            .region
+            .as_ref()
+            .map_or_else(String::new, |r| r.value.clone()),
+        labels,
+        ingress_class: env.ingress_class.as_ref().map(|c| c.value.clone()),
+        ingress_namespace: env
+            .ingress_namespace
+            .as_ref()
+            .map_or_else(|| "ingress-nginx".to_string(), |n| n.value.clone()),
+        workloads,
+        resources,
+    };
+    (ir_env, diags)
+}
+
+/// The Handlebars context of SPEC section 8.
+#[allow(clippy::too_many_arguments)]
+pub fn template_context(
+    id: &str,
+    name: &str,
+    ty: &str,
+    class: &str,
+    params: &BTreeMap<String, Scalar>,
+    env: &ast::Environment,
+    labels: &BTreeMap<String, String>,
+    namespace: &str,
+    consumers: &[(String, String)],
+) -> serde_json::Value {
+    let params: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| {
+            let j = match v {
+                Scalar::Str(s) => json!(s),
+                Scalar::Int(i) => json!(i),
+                Scalar::Float(f) => json!(f),
+                Scalar::Bool(b) => json!(b),
+                Scalar::Null => serde_json::Value::Null,
+            };
+            (k.clone(), j)
+        })
+        .collect();
+    json!({
+        "resource": {"name": name, "id": id, "type": ty, "class": class, "params": params},
+        "env": {
+            "name": env.name.value,
+            "type": env.env_type.as_ref().map_or("development", |t| t.value.as_str()),
+            "region": env.region.as_ref().map_or("", |r| r.value.as_str()),
+            "labels": labels,
+        },
+        "namespace": namespace,
+        "workloads": consumers.iter().map(|(n, ns)| json!({"name": n, "namespace": ns})).collect::<Vec<_>>(),
+    })
+}
+
+/// Rank of a match line: which of (resource, env, workload, env-type) it sets.
+type Rank = (bool, bool, bool, bool);
+
+fn match_provisioner<'m>(
+    inst: &Instance<'m>,
+    env: &ast::Environment,
+    env_type: EnvType,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'m ast::Provisioner> {
+    let mut best: Vec<(Rank, &ast::Provisioner)> = Vec::new();
+    let mut best_rank: Option<Rank> = None;
+    for p in &inst.ty.provisioners {
+        let rank = if p.matches.is_empty() {
+            (inst.class == "default").then_some((false, false, false, false))
+        } else {
+            p.matches
+                .iter()
+                .filter(|l| {
+                    l.class.as_ref().map_or("default", |c| c.value.as_str()) == inst.class
+                        && l.env_type.as_ref().is_none_or(|t| t.value == env_type)
+                        && l.env.as_ref().is_none_or(|e| e.value == env.name.value)
+                        && l.workload
+                            .as_ref()
+                            .is_none_or(|w| inst.consumers.iter().any(|c| c.0 == w.value))
+                        && l.resource
+                            .as_ref()
+                            .is_none_or(|r| r.value == inst.name || r.value == inst.id)
+                })
+                .map(|l| {
+                    (
+                        l.resource.is_some(),
+                        l.env.is_some(),
+                        l.workload.is_some(),
+                        l.env_type.is_some(),
+                    )
+                })
+                .max()
+        };
+        let Some(rank) = rank else { continue };
+        match best_rank {
+            Some(b) if rank < b => {}
+            Some(b) if rank == b => best.push((rank, p)),
+            _ => {
+                best_rank = Some(rank);
+                best = vec![(rank, p)];
+            }
+        }
+    }
+    match best.as_slice() {
+        [(_, p)] => Some(p),
+        [] => {
+            let mut d = Diagnostic::error(
+                codes::NO_PROVISIONER,
+                format!(
+                    "no provisioner of `{}` matches resource `{}` in environment `{}`",
+                    inst.ty.name.value, inst.id, env.name.value
+                ),
+            )
+            .label(
+                inst.span,
+                format!(
+                    "`{}` (class `{}`) needs a provisioner here",
+                    inst.id, inst.class
+                ),
+            );
+            for p in &inst.ty.provisioners {
+                d = d.related(
+                    p.name.span,
+                    format!("candidate `{}` does not match", p.name.value),
+                );
+            }
+            diags.push(d.help(format!(
+                "add `match env={}` (or env-type=…, class=…) to a provisioner of `{}`",
+                env.name.value, inst.ty.name.value
+            )));
+            None
+        }
+        tied => {
+            let mut d = Diagnostic::error(
+                codes::AMBIGUOUS_PROVISIONER,
+                format!(
+                    "{} provisioners of `{}` match resource `{}` in environment `{}` equally well",
+                    tied.len(),
+                    inst.ty.name.value,
+                    inst.id,
+                    env.name.value
+                ),
+            )
+            .label(inst.span, "ambiguous");
+            for (_, p) in tied {
+                d = d.related(p.name.span, format!("candidate `{}`", p.name.value));
+            }
+            diags.push(d.help("make one provisioner's `match` line more specific (resource > env > workload > env-type)"));
+            None
+        }
+    }
+}
+
+/// Placeholder resolution for one workload in one environment.
+struct Resolve<'a> {
+    workload: &'a str,
+    env: &'a ast::Environment,
+    env_type: EnvType,
+    namespace: &'a str,
+    uses: &'a [ir::ResourceUse],
+    resources: &'a BTreeMap<String, ir::ResourceInstance>,
+}
+
+impl Resolve<'_> {
+    fn text(&self, s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Text {
+        self.text_at(&s.value, s.span, diags)
+    }
+
+    fn text_at(&self, raw: &str, span: Span, diags: &mut Vec<Diagnostic>) -> Text {
+        let Ok(segs) = values::placeholders(raw) else {
+            return Text::literal(raw);
+        };
+        let mut parts: Vec<Part> = Vec::new();
+        let push_lit = |parts: &mut Vec<Part>, s: &str| match parts.last_mut() {
+            Some(Part::Literal(l)) => l.push_str(s),
+            _ => parts.push(Part::Literal(s.to_string())),
+        };
+        for seg in segs {
+            match seg {
+                Segment::Literal(l) => push_lit(&mut parts, &l),
+                Segment::Placeholder { path, .. } => {
+                    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                    match p.as_slice() {
+                        ["workload", "name"] => push_lit(&mut parts, self.workload),
+                        ["env", "name"] => push_lit(&mut parts, &self.env.name.value),
+                        ["env", "type"] => push_lit(&mut parts, self.env_type.as_str()),
+                        ["env", "region"] => push_lit(
+                            &mut parts,
+                            self.env.region.as_ref().map_or("", |r| r.value.as_str()),
+                        ),
+                        ["namespace"] => push_lit(&mut parts, self.namespace),
+                        ["resources", name, output] => {
+                            let Some(u) = self.uses.iter().find(|u| u.name == *name) else {
+                                continue;
+                            };
+                            // An instance without a provisioner was already reported.
+                            let Some(inst) = self.resources.get(&u.id) else {
+                                continue;
+                            };
+                            let Some(o) = inst.output(output) else {
+                                continue;
+                            };
+                            if o.secret_backed() {
+                                let (secret, key) = match &o.value {
+                                    ir::OutputValue::Secret { name, key } => {
+                                        (name.clone(), key.clone())
+                                    }
+                                    _ => (format!("{}-outputs", inst.id), o.name.clone()),
+                                };
+                                parts.push(Part::Secret(SecretRef {
+                                    resource: inst.id.clone(),
+                                    output: o.name.clone(),
+                                    secret,
+                                    key,
+                                }));
+                            } else if let ir::OutputValue::Value(v) = &o.value {
+                                push_lit(&mut parts, v);
+                            }
+                        }
+                        _ => diags.push(
+                            Diagnostic::error(
+                                codes::UNKNOWN_REFERENCE,
+                                format!("unknown placeholder `${{{}}}`", path.join(".")),
+                            )
+                            .label(span, "here"),
+                        ),
+                    }
+                }
+            }
+        }
+        if parts.is_empty() {
+            parts.push(Part::Literal(String::new()));
+        }
+        Text { parts }
+    }
+}
