@@ -7,7 +7,7 @@
 //! `terraform fmt` adds on top (interpolation-only strings unwrapped, block labels quoted, legacy
 //! variable types modernised). They are re-implemented here over our own lexer because hcl-rs
 //! and hcl-edit do not align `=` the way `terraform fmt` does. The writer renders a [`Body`] to
-//! plain text and sends it through the same layout pass as [`format`], so the two cannot
+//! plain text and sends it through the same layout pass as [`format()`], so the two cannot
 //! disagree; `.ci/hclcheck.js` checks the results with HashiCorp's own formatter and parser.
 
 use std::fmt;
@@ -336,7 +336,7 @@ pub fn to_string(body: &Body) -> String {
 
 /// The canonical text of one expression as an attribute value, without a trailing newline.
 ///
-/// Multi-line values are indented as at the top level; [`format`] re-indents them wherever a
+/// Multi-line values are indented as at the top level; [`format()`] re-indents them wherever a
 /// template puts them.
 pub fn expr_to_string(expr: &Expr) -> String {
     let mut text = String::from("x = ");
@@ -520,7 +520,7 @@ fn write_expr(out: &mut String, expr: &Expr, level: usize) {
 // Re-formatting
 // ---------------------------------------------------------------------------------------------
 
-/// Why [`format`] rejected its input, with a 1-based position in that input.
+/// Why [`format()`] rejected its input, with a 1-based position in that input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatError {
     /// What is wrong.
@@ -541,16 +541,17 @@ impl std::error::Error for FormatError {}
 
 /// Parses HCL text (rendered by a template) and re-emits it canonically, keeping comments.
 ///
-/// The result is what `terraform fmt` leaves unchanged. Beyond fmt's own rules, runs of blank
-/// lines collapse to one, blank lines right inside brackets and at either end go, top-level
-/// blocks are separated by a blank line, line endings become `\n`, and the text ends with exactly
+/// The result is what `terraform fmt` leaves unchanged (but see [`quote_label`] on labels holding
+/// `$` or `%`). Beyond fmt's own rules, runs of blank lines collapse to one, blank lines right
+/// inside brackets and at either end go, top-level blocks are separated by a blank line, blanks
+/// after a heredoc's closing marker go, line endings become `\n`, and the text ends with exactly
 /// one newline (empty input stays empty).
 pub fn format(text: &str) -> Result<String, FormatError> {
     let text = text.replace("\r\n", "\n");
     // HashiCorp's parser skips a byte-order mark; hcl-edit rejects it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    // Our lexer pins unterminated strings, heredocs and comments to where they start; the
-    // parser would report them at the start of the enclosing attribute or at the end of input.
+    // Our lexer pins down unterminated strings, heredocs and comments; hcl-edit reports some of
+    // them at the very start of the input.
     let lexed = lex_checked(text);
     if let Some(err) = lexed.error {
         return Err(err);
@@ -1692,7 +1693,8 @@ mod tests {
     ];
 
     /// The documents the writer is checked on; each output was confirmed byte for byte with
-    /// `terraform fmt` 1.11.4 and with hclwrite's Format and HCL's parser (`.ci/hclcheck.js`).
+    /// `terraform fmt` 1.11.4 and with hclwrite's Format and HCL's parser (`.ci/hclcheck.js`);
+    /// fmt rewrites only the labels holding `$` or `%`, on purpose (see `quote_label`).
     fn writer_cases() -> Vec<(&'static str, Body)> {
         vec![
             (

@@ -163,7 +163,9 @@ fn render_env(model: &model::Checked, sources: &Sources, env: &ir::Environment) 
             text.into_bytes(),
         ));
     }
-    let _ = model;
+    let (tf_files, tf_diags) = emit::terraform::emit(model, sources, env);
+    files.extend(tf_files);
+    diags.extend(tf_diags);
     diags.sort_by_key(|d| d.primary_span());
     (files, diags)
 }

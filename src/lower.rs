@@ -44,6 +44,20 @@ const WORKLOAD_CHILDREN: &[&str] = &[
     "when",
 ];
 
+/// Kubernetes kinds trestle renders (for help on `target`).
+const K8S_KINDS: &[&str] = &[
+    "Deployment",
+    "CronJob",
+    "Service",
+    "Ingress",
+    "ConfigMap",
+    "ServiceAccount",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "Namespace",
+];
+
 /// What a `when` block may override (SPEC section 2).
 pub const WHEN_CHILDREN: &[&str] = &[
     "replicas",
@@ -369,7 +383,8 @@ impl<'a> Lx<'a> {
         if n.value < 0 {
             self.push(
                 Diagnostic::error(codes::INVALID_VALUE, "expected a non-negative integer")
-                    .label(n.span, "negative"),
+                    .label(n.span, "negative")
+                    .help("use 0 or more"),
             );
             return None;
         }
@@ -383,7 +398,9 @@ impl<'a> Lx<'a> {
                 self.type_error(
                     val,
                     "a boolean",
-                    Some(format!("KDL writes booleans as #{s}")),
+                    Some(format!(
+                        "write #{s} without quotes: KDL writes booleans as #true and #false"
+                    )),
                 );
                 None
             }
@@ -511,6 +528,41 @@ impl<'a> Lx<'a> {
         }
     }
 
+    /// Report a missing child node, unless it was given (its bad value is already reported) or
+    /// an unknown child looks like a misspelling of it (reported with "did you mean").
+    #[allow(clippy::too_many_arguments)]
+    fn require_child<T>(
+        &mut self,
+        v: &View<'_>,
+        seen: &HashMap<String, Span>,
+        value: &Option<T>,
+        what: &str,
+        parent: &str,
+        span: Span,
+        example: &str,
+    ) {
+        if seen.contains_key(what) || misspelt_child(v, what) {
+            return;
+        }
+        self.require(value, what, parent, span, example);
+    }
+
+    /// Report a missing property, unless it was given (its bad value is already reported) or
+    /// an unknown property looks like a misspelling of it.
+    fn require_prop<T>(
+        &mut self,
+        v: &View<'_>,
+        value: &Option<T>,
+        what: &str,
+        parent: &str,
+        example: &str,
+    ) {
+        if given_prop(v, what) {
+            return;
+        }
+        self.require(value, what, parent, v.span, example);
+    }
+
     fn item_name(&mut self, v: &View<'_>, what: &str, usage: &str) -> Option<Name> {
         if !self.args_count(v, 1, 1, usage) {
             return None;
@@ -590,6 +642,19 @@ impl<'a> Lx<'a> {
                     }
                     let title = self.prop(&mut mv, "title").and_then(|x| self.string(x));
                     self.finish(&mv, &["email", "title"]);
+                    if let Some(first) = t.members.iter().find(|m| m.name.value == name.value) {
+                        let first = first.name.span;
+                        self.push(
+                            Diagnostic::error(
+                                codes::DUPLICATE_FIELD,
+                                format!("member `{}` is listed twice", name.value),
+                            )
+                            .label(name.span, "listed again here")
+                            .related(first, "first listed here")
+                            .help("remove one of them"),
+                        );
+                        continue;
+                    }
                     t.members.push(Member {
                         name,
                         span: mv.span,
@@ -652,7 +717,9 @@ impl<'a> Lx<'a> {
                 _ => self.unknown_child(c, "domain", &["owner", "description"]),
             }
         }
-        self.require(
+        self.require_child(
+            &v,
+            &seen,
             &d.owner,
             "owner",
             &format!("domain `{}`", d.name.value),
@@ -689,7 +756,9 @@ impl<'a> Lx<'a> {
                 _ => self.unknown_child(c, "system", &["owner", "domain", "description"]),
             }
         }
-        self.require(
+        self.require_child(
+            &v,
+            &seen,
             &s.owner,
             "owner",
             &format!("system `{}`", s.name.value),
@@ -790,8 +859,24 @@ impl<'a> Lx<'a> {
             }
         }
         let what = format!("environment `{}`", e.name.value);
-        self.require(&e.env_type, "type", &what, e.name.span, "type development");
-        self.require(&e.region, "region", &what, e.name.span, "region eu-west-1");
+        self.require_child(
+            &v,
+            &seen,
+            &e.env_type,
+            "type",
+            &what,
+            e.name.span,
+            "type development",
+        );
+        self.require_child(
+            &v,
+            &seen,
+            &e.region,
+            "region",
+            &what,
+            e.name.span,
+            "region eu-west-1",
+        );
         Some(e)
     }
 
@@ -915,13 +1000,17 @@ impl<'a> Lx<'a> {
                 "schedule" => {
                     w.schedule = self.single_string(c, "schedule \"0 3 * * *\"");
                     if let Some(s) = &w.schedule {
-                        if let Err(help) = values::cron(&s.value) {
+                        if let Err((field, help)) = values::cron_at(&s.value) {
+                            let (span, label) = match field {
+                                Some(r) => (inner_span(self.src, s, r), "this field"),
+                                None => (s.span, "not a valid schedule"),
+                            };
                             self.push(
                                 Diagnostic::error(
                                     codes::INVALID_CRON,
                                     format!("invalid cron schedule \"{}\"", s.value),
                                 )
-                                .label(s.span, "not a valid schedule")
+                                .label(span, label)
                                 .help(help),
                             );
                         }
@@ -950,9 +1039,26 @@ impl<'a> Lx<'a> {
             }
         }
         w.body = self.body(&rest, false, "workload");
+        self.pod_ports(&w.body.containers);
         let what = format!("workload `{}`", w.name.value);
-        self.require(&w.owner, "owner", &what, w.name.span, "owner TEAM");
-        self.require(&w.system, "system", &what, w.name.span, "system NAME");
+        self.require_child(
+            &v,
+            &seen,
+            &w.owner,
+            "owner",
+            &what,
+            w.name.span,
+            "owner TEAM",
+        );
+        self.require_child(
+            &v,
+            &seen,
+            &w.system,
+            "system",
+            &what,
+            w.name.span,
+            "system NAME",
+        );
         if w.body.containers.is_empty() {
             self.push(
                 Diagnostic::error(codes::MISSING_FIELD, format!("{what} has no `container`"))
@@ -961,11 +1067,19 @@ impl<'a> Lx<'a> {
             );
         }
         if let Some(s) = &w.schedule {
-            for (present, what) in [
-                (w.body.service.as_ref().map(|x| x.span), "service"),
-                (w.body.routes.as_ref().map(|x| x.span), "route"),
-                (w.body.autoscale.as_ref().map(|x| x.span), "autoscale"),
-            ] {
+            let mut present = Vec::new();
+            for b in std::iter::once(&w.body).chain(w.whens.iter().map(|x| &x.body)) {
+                present.push((set_span(&b.service), "service"));
+                present.push((
+                    b.routes
+                        .as_ref()
+                        .filter(|r| !r.value.is_empty())
+                        .map(|x| x.span),
+                    "route",
+                ));
+                present.push((set_span(&b.autoscale), "autoscale"));
+            }
+            for (present, what) in present {
                 if let Some(span) = present {
                     self.push(
                         Diagnostic::error(
@@ -986,19 +1100,40 @@ impl<'a> Lx<'a> {
 
     fn when(&mut self, node: &KdlNode) -> Option<When> {
         let mut v = self.view(node);
-        if !v.args.is_empty() {
-            let a = v.args[0];
+        let env = self.prop(&mut v, "env");
+        let env_type = self.prop(&mut v, "env-type");
+        if let Some(a) = v.args.first().copied() {
+            let (label, help) = match a.v {
+                _ if env.is_some() || env_type.is_some() => (
+                    "unexpected argument",
+                    "remove it; the property selects the environments".to_string(),
+                ),
+                KdlValue::String(s) if EnvType::parse(s).is_some() => (
+                    "an environment type, written as an argument",
+                    format!("write `when env-type={s} {{ … }}`"),
+                ),
+                KdlValue::String(s) => (
+                    "an environment name, written as an argument",
+                    format!("write `when env={s} {{ … }}`"),
+                ),
+                _ => (
+                    "argument",
+                    "write `when env=prod { … }` or `when env-type=production { … }`".to_string(),
+                ),
+            };
             self.push(
                 Diagnostic::error(
                     codes::INVALID_WHEN,
-                    "`when` takes a property, not an argument",
+                    "`when` selects environments with `env=` or `env-type=`, not an argument",
                 )
-                .label(a.span, "argument")
-                .help("write `when env=prod { … }` or `when env-type=production { … }`"),
+                .label(a.span, label)
+                .help(help),
             );
+            if env.is_none() && env_type.is_none() {
+                self.finish(&v, &["env", "env-type"]);
+                return None;
+            }
         }
-        let env = self.prop(&mut v, "env");
-        let env_type = self.prop(&mut v, "env-type");
         let selector = match (env, env_type) {
             (Some(e), None) => WhenSelector::Env(self.name(e, "environment")?),
             (None, Some(t)) => WhenSelector::EnvType(self.enumerated(
@@ -1142,7 +1277,9 @@ impl<'a> Lx<'a> {
                             continue;
                         };
                         let number = pv.args.get(1).and_then(|a| self.port_number(*a));
-                        let target = self.prop(&mut pv, "target").and_then(|x| self.string(x));
+                        let target = self
+                            .prop(&mut pv, "target")
+                            .and_then(|x| self.port_ref(x, "target", "container"));
                         self.finish(&pv, &["target"]);
                         if let Some(first) = names.insert(pname.value.clone(), pname.span) {
                             self.push(
@@ -1151,7 +1288,8 @@ impl<'a> Lx<'a> {
                                     format!("two service ports are named `{}`", pname.value),
                                 )
                                 .label(pname.span, "second port")
-                                .related(first, "first port"),
+                                .related(first, "first port")
+                                .help("service port names are unique; rename or remove one"),
                             );
                         }
                         ports.push(ServicePort {
@@ -1197,17 +1335,13 @@ impl<'a> Lx<'a> {
                     if let Some(p) = &path {
                         self.check_abs_path(p, "route path");
                     }
-                    let port = self.prop(&mut v, "port").and_then(|x| self.string(x));
+                    let port = self
+                        .prop(&mut v, "port")
+                        .and_then(|x| self.port_ref(x, "port", "service"));
                     let tls = self.prop(&mut v, "tls").and_then(|x| self.bool(x));
                     self.finish(&v, &["host", "path", "port", "tls"]);
-                    self.require(
-                        &host,
-                        "host",
-                        "`route`",
-                        v.span,
-                        "host=\"shop.acme.example\"",
-                    );
-                    self.require(&port, "port", "`route`", v.span, "port=http");
+                    self.require_prop(&v, &host, "host", "`route`", "host=\"shop.acme.example\"");
+                    self.require_prop(&v, &port, "port", "`route`", "port=http");
                     routes.push(Route {
                         span: v.span,
                         host,
@@ -1232,13 +1366,13 @@ impl<'a> Lx<'a> {
                     };
                     self.finish(&v, &["min", "max", "cpu-percent"]);
                     if !patch {
-                        self.require(&a.min, "min", "`autoscale`", v.span, "min=2");
-                        self.require(&a.max, "max", "`autoscale`", v.span, "max=10");
-                        self.require(
+                        self.require_prop(&v, &a.min, "min", "`autoscale`", "min=2");
+                        self.require_prop(&v, &a.max, "max", "`autoscale`", "max=10");
+                        self.require_prop(
+                            &v,
                             &a.cpu_percent,
                             "cpu-percent",
                             "`autoscale`",
-                            v.span,
                             "cpu-percent=70",
                         );
                     }
@@ -1252,16 +1386,18 @@ impl<'a> Lx<'a> {
                                 self.push(
                                     Diagnostic::error(
                                         codes::INVALID_VALUE,
-                                        format!(
-                                            "`{what}` must be between {lo} and {}",
-                                            if hi == i64::MAX {
-                                                "any".to_string()
-                                            } else {
-                                                hi.to_string()
-                                            }
-                                        ),
+                                        if hi == i64::MAX {
+                                            format!("autoscale `{what}` must be at least {lo}")
+                                        } else {
+                                            format!("autoscale `{what}` must be between {lo} and {hi}")
+                                        },
                                     )
-                                    .label(x.span, "out of range"),
+                                    .label(x.span, "out of range")
+                                    .help(if what == "cpu-percent" {
+                                        "the target average CPU utilisation, in percent of the request: e.g. cpu-percent=70".to_string()
+                                    } else {
+                                        format!("write {what}={lo} or more; to stop a workload, set `replicas 0` without autoscale")
+                                    }),
                                 );
                             }
                         }
@@ -1274,7 +1410,8 @@ impl<'a> Lx<'a> {
                                     "autoscale `min` exceeds `max`",
                                 )
                                 .label(min.span, format!("min is {}", min.value))
-                                .related(max.span, format!("max is {}", max.value)),
+                                .related(max.span, format!("max is {}", max.value))
+                                .help(format!("swap them: min={} max={}", max.value, min.value)),
                             );
                             a.min = None;
                         }
@@ -1327,6 +1464,38 @@ impl<'a> Lx<'a> {
         b
     }
 
+    /// Containers of a pod share one network: a port number (per protocol) is bound once.
+    fn pod_ports(&mut self, containers: &[Container]) {
+        let mut bound: HashMap<(i64, String), (&str, Span)> = HashMap::new();
+        for c in containers {
+            for p in &c.ports {
+                let proto = p
+                    .protocol
+                    .as_ref()
+                    .map_or("TCP".to_string(), |x| x.value.clone());
+                let key = (p.number.value, proto.clone());
+                if let Some((other, first)) = bound.get(&key) {
+                    let where_ = if *other == c.name.value.as_str() {
+                        "in this container".to_string()
+                    } else {
+                        format!("by container `{other}`")
+                    };
+                    self.push(
+                        Diagnostic::error(
+                            codes::DUPLICATE_FIELD,
+                            format!("{proto} port {} is already declared {where_}", p.number.value),
+                        )
+                        .label(p.number.span, "declared again here")
+                        .related(*first, "first declared here")
+                        .help("the containers of a pod share one network, so each port number is bound once; use another number"),
+                    );
+                } else {
+                    bound.insert(key, (c.name.value.as_str(), p.number.span));
+                }
+            }
+        }
+    }
+
     fn check_tag(&mut self, t: &Spanned<String>) {
         // Backstage tags: [a-z0-9:+#] words separated by '-', at most 63 characters.
         let s = &t.value;
@@ -1369,10 +1538,34 @@ impl<'a> Lx<'a> {
                     format!("invalid port name `{}`", s.value),
                 )
                 .label(s.span, "not an IANA service name")
-                .help(help),
+                .help(match values::suggest_port_name(&s.value) {
+                    Some(fixed) => format!("write `{fixed}`; {help}"),
+                    None => help,
+                }),
             );
         }
         Some(s)
+    }
+
+    /// A reference to a port by name (`port=http`); a number is a common mistake.
+    fn port_ref(&mut self, val: Val<'_>, key: &str, of: &str) -> Option<Spanned<String>> {
+        if let KdlValue::Integer(n) = val.v {
+            let help = if of == "service" {
+                format!("`{key}` names a port of the workload's `service`: write {key}=http for `service {{ port http 80 }}`")
+            } else {
+                format!("`{key}` names a container port: declare `port http {n}` in the container and write {key}=http")
+            };
+            self.push(
+                Diagnostic::error(
+                    codes::WRONG_TYPE,
+                    format!("`{key}` takes a port name, not a number"),
+                )
+                .label(val.span, format!("a number, not a {of} port name"))
+                .help(help),
+            );
+            return None;
+        }
+        self.string(val)
     }
 
     fn port_number(&mut self, val: Val<'_>) -> Option<Spanned<i64>> {
@@ -1383,7 +1576,8 @@ impl<'a> Lx<'a> {
                     codes::INVALID_PORT,
                     format!("port {} is out of range", n.value),
                 )
-                .label(n.span, "not 1-65535"),
+                .label(n.span, "not 1-65535")
+                .help("port numbers are 1 to 65535"),
             );
             return None;
         }
@@ -1450,14 +1644,26 @@ impl<'a> Lx<'a> {
                     let props = self.rest_props(&mut kv);
                     for p in props {
                         if let Err(help) = values::env_name(&p.key.value) {
-                            self.push(
-                                Diagnostic::error(
+                            let reserved = p
+                                .key
+                                .value
+                                .strip_prefix("TRESTLE_")
+                                .filter(|rest| values::env_name(rest).is_ok());
+                            let d = match reserved {
+                                Some(rest) => Diagnostic::error(
+                                    codes::INVALID_ENV_NAME,
+                                    format!("environment variable `{}` uses the reserved prefix `TRESTLE_`", p.key.value),
+                                )
+                                .label(p.key.span, "reserved prefix")
+                                .help(format!("{help}; rename it, e.g. `APP_{rest}`")),
+                                None => Diagnostic::error(
                                     codes::INVALID_ENV_NAME,
                                     format!("invalid environment variable name `{}`", p.key.value),
                                 )
                                 .label(p.key.span, "not a C identifier")
                                 .help(help),
-                            );
+                            };
+                            self.push(d);
                             continue;
                         }
                         let value = match p.value.value {
@@ -1527,7 +1733,8 @@ impl<'a> Lx<'a> {
                                 format!("two ports are named `{}`", pname.value),
                             )
                             .label(pname.span, "second port")
-                            .related(first, "first port"),
+                            .related(first, "first port")
+                            .help("port names are unique within a container; rename or remove one"),
                         );
                         continue;
                     }
@@ -1558,7 +1765,10 @@ impl<'a> Lx<'a> {
                                 )
                                 .label(r.span, format!("request {}", r.value))
                                 .related(l.span, format!("limit {}", l.value))
-                                .help("a request must not exceed the limit"),
+                                .help(format!(
+                                    "raise the limit to at least {}, or lower the request",
+                                    r.value
+                                )),
                             );
                         }
                     }
@@ -1582,7 +1792,11 @@ impl<'a> Lx<'a> {
                                     format!("two {} probes", p.kind.value.as_str()),
                                 )
                                 .label(p.kind.span, "second probe")
-                                .related(first, "first probe"),
+                                .related(first, "first probe")
+                                .help(format!(
+                                    "a container has at most one {} probe; remove one",
+                                    p.kind.value.as_str()
+                                )),
                             );
                             continue;
                         }
@@ -1598,7 +1812,8 @@ impl<'a> Lx<'a> {
                                     format!("file `{}` is mounted twice", f.path.value),
                                 )
                                 .label(f.path.span, "second mount")
-                                .related(first, "first mount"),
+                                .related(first, "first mount")
+                                .help("mount each path once; remove one of them"),
                             );
                             continue;
                         }
@@ -1620,11 +1835,11 @@ impl<'a> Lx<'a> {
                     }
                     let read_only = self.prop(&mut kv, "read-only").and_then(|x| self.bool(x));
                     self.finish(&kv, &["source", "read-only"]);
-                    self.require(
+                    self.require_prop(
+                        &kv,
                         &source,
                         "source",
                         "`volume`",
-                        kv.span,
                         "source=\"${resources.data.claim-name}\"",
                     );
                     c.volumes.push(VolumeMount {
@@ -1638,7 +1853,9 @@ impl<'a> Lx<'a> {
             }
         }
         if !patch {
-            self.require(
+            self.require_child(
+                &v,
+                &seen,
                 &c.image,
                 "image",
                 &format!("container `{}`", c.name.value),
@@ -1699,9 +1916,11 @@ impl<'a> Lx<'a> {
                 if let Some(p) = &path {
                     self.check_abs_path(p, "probe path");
                 }
-                let port = self.prop(&mut v, "port").and_then(|x| self.string(x));
-                self.require(&path, "path", "an http probe", v.span, "path=\"/healthz\"");
-                self.require(&port, "port", "an http probe", v.span, "port=http");
+                let port = self
+                    .prop(&mut v, "port")
+                    .and_then(|x| self.port_ref(x, "port", "container"));
+                self.require_prop(&v, &path, "path", "an http probe", "path=\"/healthz\"");
+                self.require_prop(&v, &port, "port", "an http probe", "port=http");
                 match (path, port) {
                     (Some(path), Some(port)) => Some(ProbeAction::Http { path, port }),
                     _ => None,
@@ -1710,8 +1929,10 @@ impl<'a> Lx<'a> {
             Some("tcp") => {
                 allowed.push("port");
                 self.args_count(&v, 2, 2, "probe liveness tcp port=http");
-                let port = self.prop(&mut v, "port").and_then(|x| self.string(x));
-                self.require(&port, "port", "a tcp probe", v.span, "port=http");
+                let port = self
+                    .prop(&mut v, "port")
+                    .and_then(|x| self.port_ref(x, "port", "container"));
+                self.require_prop(&v, &port, "port", "a tcp probe", "port=http");
                 port.map(|port| ProbeAction::Tcp { port })
             }
             Some("exec") => {
@@ -1798,6 +2019,37 @@ impl<'a> Lx<'a> {
                 );
                 None
             }
+            KdlValue::Integer(_) => {
+                // KDL drops the radix: only the source text tells 0o644 from 644.
+                let raw = self
+                    .src
+                    .get(x.span.start as usize..x.span.end as usize)
+                    .unwrap_or("");
+                if raw.starts_with("0o") {
+                    return self.int(x);
+                }
+                let digits = raw.trim_start_matches('+');
+                let help = if !digits.is_empty()
+                    && digits.len() <= 4
+                    && digits.bytes().all(|c| (b'0'..=b'7').contains(&c))
+                {
+                    format!(
+                        "write mode=0o{} (or mode=\"{digits}\")",
+                        digits.trim_start_matches('0')
+                    )
+                } else {
+                    "write an octal mode such as mode=0o644".to_string()
+                };
+                self.push(
+                    Diagnostic::error(
+                        codes::INVALID_VALUE,
+                        format!("file mode `{raw}` is not octal"),
+                    )
+                    .label(x.span, "a decimal number")
+                    .help(help),
+                );
+                None
+            }
             _ => self.int(x),
         });
         let expand = self.prop(&mut v, "expand").and_then(|x| self.bool(x));
@@ -1818,7 +2070,8 @@ impl<'a> Lx<'a> {
             (Some(s), Some(c)) => self.push(
                 Diagnostic::error(codes::CONFLICTING_FIELDS, "a file has either `source=` or `content=`, not both")
                     .label(c.span, "content here")
-                    .related(s.span, "source here"),
+                    .related(s.span, "source here")
+                    .help("keep `source=` (a file next to the spec) or `content=` (inline text), and remove the other"),
             ),
             (None, None) => self.push(
                 Diagnostic::error(codes::MISSING_FIELD, "a file needs `source=` or `content=`")
@@ -1862,11 +2115,11 @@ impl<'a> Lx<'a> {
             }
         }
         if !patch {
-            self.require(
+            self.require_prop(
+                &v,
                 &ty,
                 "type",
                 &format!("resource `{}`", name.value),
-                v.span,
                 "type=postgres",
             );
         }
@@ -1885,8 +2138,15 @@ impl<'a> Lx<'a> {
         if let Err(e) = values::placeholders(&s.value) {
             let span = self.inner_span(s, e.range);
             self.push(
-                Diagnostic::error(codes::INVALID_PLACEHOLDER, e.message)
-                    .label(span, "here")
+                Diagnostic::error(codes::INVALID_PLACEHOLDER, e.message.clone())
+                    .label(
+                        span,
+                        if e.message.starts_with("unclosed") {
+                            "no closing `}`"
+                        } else {
+                            "malformed placeholder"
+                        },
+                    )
                     .help(e.help),
             );
         }
@@ -1943,10 +2203,13 @@ impl<'a> Lx<'a> {
             }
         }
         let what = format!("api `{}`", a.name.value);
-        self.require(&a.ty, "type", &what, a.name.span, "type openapi");
-        self.require(&a.owner, "owner", &what, a.name.span, "owner TEAM");
-        self.require(&a.system, "system", &what, a.name.span, "system NAME");
-        self.require(
+        let sp = a.name.span;
+        self.require_child(&v, &seen, &a.ty, "type", &what, sp, "type openapi");
+        self.require_child(&v, &seen, &a.owner, "owner", &what, sp, "owner TEAM");
+        self.require_child(&v, &seen, &a.system, "system", &what, sp, "system NAME");
+        self.require_child(
+            &v,
+            &seen,
             &a.definition,
             "definition",
             &what,
@@ -2212,27 +2475,75 @@ impl<'a> Lx<'a> {
                     let secret = self.prop(&mut ov, "secret").and_then(|x| self.string(x));
                     let key = self.prop(&mut ov, "key").and_then(|x| self.string(x));
                     self.finish(&ov, &["value", "expr", "secret", "key"]);
-                    let given = [
-                        value.is_some(),
-                        expr.is_some(),
-                        secret.is_some() || key.is_some(),
-                    ];
+                    // Which kinds were written (by key, so a bad value reported above counts).
+                    let key_span = |k: &str| {
+                        ov.props
+                            .iter()
+                            .find(|(p, _, _)| p.value == k)
+                            .map(|(p, _, _)| p.span)
+                    };
+                    let kinds: Vec<(&str, Span)> = ["value", "expr", "secret"]
+                        .into_iter()
+                        .filter_map(|k| {
+                            key_span(k)
+                                .or_else(|| (k == "secret").then(|| key_span("key")).flatten())
+                                .map(|sp| (k, sp))
+                        })
+                        .collect();
+                    let complete =
+                        value.is_some() || expr.is_some() || (secret.is_some() && key.is_some());
+                    // Stands in for a malformed output (already reported) so that it does not
+                    // also count as missing; an `expr` so that no plain-text check fires on it.
+                    let fallback = || OutputSource::Expr(Spanned::new(String::new(), ov.span));
                     let source = match (value, expr, secret, key) {
                         (Some(v), None, None, None) => OutputSource::Value(v),
                         (None, Some(e), None, None) => OutputSource::Expr(e),
                         (None, None, Some(s), Some(k)) => OutputSource::Secret { name: s, key: k },
-                        _ => {
-                            let msg = if given.iter().filter(|g| **g).count() > 1 {
-                                format!("output `{}` has more than one of `value=`, `expr=` and `secret=`", oname.value)
-                            } else {
-                                format!("output `{}` needs exactly one of `value=`, `expr=` or `secret=` with `key=`", oname.value)
-                            };
-                            self.push(
-                                Diagnostic::error(codes::PROVISIONER_OUTPUTS, msg)
-                                    .label(ov.span, "here")
-                                    .help("write `value=\"…\"`, `expr=\"aws_x.y.attr\"` or `secret=\"name\" key=\"key\"`"),
-                            );
-                            continue;
+                        (value, expr, secret, key) => {
+                            let how = "write one of `value=\"…\"` (a literal), `expr=\"aws_x.y.attr\"` (a Terraform expression) or `secret=\"name\" key=\"key\"` (an existing Kubernetes secret)";
+                            if kinds.len() > 1 {
+                                self.push(
+                                    Diagnostic::error(
+                                        codes::PROVISIONER_OUTPUTS,
+                                        format!("output `{}` has more than one of `value=`, `expr=` and `secret=`", oname.value),
+                                    )
+                                    .label(kinds[1].1, format!("second source: `{}=`", kinds[1].0))
+                                    .related(kinds[0].1, format!("first source: `{}=`", kinds[0].0))
+                                    .help(format!("keep one; {how}")),
+                                );
+                            } else if kinds.is_empty() {
+                                self.push(
+                                    Diagnostic::error(
+                                        codes::PROVISIONER_OUTPUTS,
+                                        format!("output `{}` has no value", oname.value),
+                                    )
+                                    .label(oname.span, "no `value=`, `expr=` or `secret=`")
+                                    .help(how),
+                                );
+                            } else if !complete
+                                && (key_span("secret").is_none() || key_span("key").is_none())
+                            {
+                                let (has, lacks, example) = if key_span("secret").is_some() {
+                                    ("secret", "key", "key=\"password\"")
+                                } else {
+                                    ("key", "secret", "secret=\"{{resource.id}}-auth\"")
+                                };
+                                self.push(
+                                    Diagnostic::error(
+                                        codes::PROVISIONER_OUTPUTS,
+                                        format!("output `{}` has `{has}=` without `{lacks}=`", oname.value),
+                                    )
+                                    .label(kinds[0].1, format!("needs `{lacks}=`"))
+                                    .help(format!("add {example}: a secret output names the secret and its key")),
+                                );
+                            }
+                            value
+                                .map(OutputSource::Value)
+                                .or(expr.map(OutputSource::Expr))
+                                .or(secret
+                                    .zip(key)
+                                    .map(|(name, key)| OutputSource::Secret { name, key }))
+                                .unwrap_or_else(fallback)
                         }
                     };
                     if let Some(first) = p.outputs.iter().find(|o| o.name.value == oname.value) {
@@ -2316,22 +2627,27 @@ impl<'a> Lx<'a> {
             }
         }
         let what = format!("policy `{}`", p.name.value);
-        self.require(
+        let sp = p.name.span;
+        self.require_child(
+            &v,
+            &seen,
             &p.severity,
             "severity",
             &what,
-            p.name.span,
+            sp,
             "severity error",
         );
-        self.require(&p.target, "target", &what, p.name.span, "target workload");
-        self.require(
+        self.require_child(&v, &seen, &p.target, "target", &what, sp, "target workload");
+        self.require_child(
+            &v,
+            &seen,
             &p.assert,
             "assert",
             &what,
-            p.name.span,
+            sp,
             "assert \"object.replicas >= 2\"",
         );
-        self.require(&p.message, "message", &what, p.name.span, "message \"…\"");
+        self.require_child(&v, &seen, &p.message, "message", &what, sp, "message \"…\"");
         Some(p)
     }
 
@@ -2396,8 +2712,16 @@ impl<'a> Lx<'a> {
                     )
                     .label(kind.span, "unknown target")
                     .help(
-                        did_you_mean(&other, TARGETS.iter().copied())
-                            .unwrap_or_else(|| format!("targets are {}", list(TARGETS))),
+                        did_you_mean(&other, TARGETS.iter().copied()).unwrap_or_else(|| {
+                            if other.starts_with("aws_") || other.starts_with("google_") || other.starts_with("azurerm_") {
+                                format!("for rendered Terraform resources write `target terraform type={other}`")
+                            } else if K8S_KINDS.iter().any(|k| k.eq_ignore_ascii_case(&other)) {
+                                let kind = K8S_KINDS.iter().find(|k| k.eq_ignore_ascii_case(&other)).copied().unwrap_or("Deployment");
+                                format!("for rendered Kubernetes objects write `target kubernetes kind={kind}`")
+                            } else {
+                                format!("targets are {}", list(TARGETS))
+                            }
+                        }),
                     ),
                 );
                 return None;
@@ -2455,23 +2779,27 @@ impl<'a> Lx<'a> {
         let env = scope(self, "env", "environment");
         let team = scope(self, "team", "team");
         let api = scope(self, "api", "API");
-        let expires = self
-            .prop(&mut v, "expires")
-            .and_then(|x| self.string(x))
-            .and_then(|s| match values::date(&s.value) {
-                Some(d) => Some(Spanned::new(d, s.span)),
-                None => {
-                    self.push(
-                        Diagnostic::error(
-                            codes::INVALID_DATE,
-                            format!("`{}` is not a date", s.value),
-                        )
-                        .label(s.span, "not YYYY-MM-DD")
-                        .help("write expires=\"2027-03-31\""),
-                    );
-                    None
-                }
-            });
+        let expires =
+            self.prop(&mut v, "expires")
+                .and_then(|x| self.string(x))
+                .and_then(|s| match values::date(&s.value) {
+                    Some(d) => Some(Spanned::new(d, s.span)),
+                    None => {
+                        self.push(
+                            Diagnostic::error(
+                                codes::INVALID_DATE,
+                                format!("`{}` is not a date", s.value),
+                            )
+                            .label(s.span, values::date_problem(&s.value))
+                            .help(match values::date_fix(&s.value) {
+                                Some(fixed) => format!("write expires=\"{fixed}\""),
+                                None => "write the date as YYYY-MM-DD, e.g. expires=\"2027-03-31\""
+                                    .into(),
+                            }),
+                        );
+                        None
+                    }
+                });
         let reason = self.prop(&mut v, "reason").and_then(|x| self.string(x));
         self.finish(
             &v,
@@ -2479,8 +2807,7 @@ impl<'a> Lx<'a> {
                 "workload", "resource", "env", "team", "api", "expires", "reason",
             ],
         );
-        let has_expires = v.props.iter().any(|(k, _, _)| k.value == "expires");
-        if !has_expires {
+        if !given_prop(&v, "expires") {
             self.require(
                 &None::<()>,
                 "expires",
@@ -2562,21 +2889,39 @@ pub fn check_param_value(p: &ParamDecl, v: &Scalar) -> Result<(), (String, Optio
                             "must be one of {}, found \"{s}\"",
                             list_owned(&one_of.value)
                         ),
-                        did_you_mean(s, one_of.value.iter().map(String::as_str)),
+                        did_you_mean(s, one_of.value.iter().map(String::as_str)).or_else(|| {
+                            Some(format!(
+                                "write {}={}",
+                                p.name.value,
+                                one_of.value.first().map_or("…", String::as_str)
+                            ))
+                        }),
                     ));
                 }
             }
             Ok(())
         }
         (ParamType::Int, Scalar::Int(i)) => {
+            let range = match (&p.min, &p.max) {
+                (Some(lo), Some(hi)) => format!("use a value from {} to {}", lo.value, hi.value),
+                (Some(lo), None) => format!("use {} or more", lo.value),
+                (None, Some(hi)) => format!("use {} or less", hi.value),
+                (None, None) => String::new(),
+            };
             if let Some(min) = &p.min {
                 if *i < min.value {
-                    return Err((format!("must be at least {}, found {i}", min.value), None));
+                    return Err((
+                        format!("must be at least {}, found {i}", min.value),
+                        Some(range),
+                    ));
                 }
             }
             if let Some(max) = &p.max {
                 if *i > max.value {
-                    return Err((format!("must be at most {}, found {i}", max.value), None));
+                    return Err((
+                        format!("must be at most {}, found {i}", max.value),
+                        Some(range),
+                    ));
                 }
             }
             Ok(())
@@ -2586,19 +2931,47 @@ pub fn check_param_value(p: &ParamDecl, v: &Scalar) -> Result<(), (String, Optio
             "is an int, found a string".to_string(),
             Some(format!("remove the quotes: {s}")),
         )),
-        (ParamType::String, other) => Err((
-            format!("is a string, found {}", other.type_name()),
-            Some(format!("quote it: \"{}\"", other.to_text())),
-        )),
+        (ParamType::String, other) => {
+            let text = other.to_text();
+            let help = match &p.one_of {
+                Some(one_of) if !one_of.value.contains(&text) => {
+                    let pick = one_of
+                        .value
+                        .iter()
+                        .find(|o| text.starts_with(o.as_str()))
+                        .or(one_of.value.first())
+                        .map_or("…", String::as_str);
+                    format!(
+                        "quote it and use one of {}: {}=\"{pick}\"",
+                        list_owned(&one_of.value),
+                        p.name.value
+                    )
+                }
+                _ => format!("quote it: {}=\"{text}\"", p.name.value),
+            };
+            Err((
+                format!("is a string, found {}", article(other.type_name())),
+                Some(help),
+            ))
+        }
         (ty, other) => Err((
             format!(
                 "is {} {}, found {}",
                 if ty == ParamType::Int { "an" } else { "a" },
                 ty.as_str(),
-                other.type_name()
+                article(other.type_name())
             ),
             (ty == ParamType::Bool).then(|| "write #true or #false".to_string()),
         )),
+    }
+}
+
+/// "a string", "an integer".
+fn article(noun: &str) -> String {
+    match noun {
+        "null" => "#null".into(),
+        n if n.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {n}"),
+        n => format!("a {n}"),
     }
 }
 
@@ -2626,4 +2999,65 @@ pub fn list(items: &[&str]) -> String {
 
 fn list_owned(items: &[String]) -> String {
     list(&items.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The span of a value that a layer sets (not removes).
+fn set_span<T>(p: &Option<Spanned<Patch<T>>>) -> Option<Span> {
+    match p {
+        Some(Spanned {
+            value: Patch::Set(_),
+            span,
+        }) => Some(*span),
+        _ => None,
+    }
+}
+
+/// Every node name the language knows, anywhere.
+fn known_node(name: &str) -> bool {
+    const OTHERS: &[&str] = &[
+        "title",
+        "email",
+        "parent",
+        "member",
+        "type",
+        "region",
+        "namespace",
+        "ingress-class",
+        "labels",
+        "terraform",
+        "required-version",
+        "provider",
+        "backend",
+        "definition",
+        "param",
+        "output",
+        "provisioner",
+        "match",
+        "kubernetes",
+        "severity",
+        "target",
+        "assert",
+        "message",
+        "message-expr",
+        "domain",
+    ];
+    TOP_LEVEL.contains(&name)
+        || WORKLOAD_CHILDREN.contains(&name)
+        || CONTAINER_CHILDREN.contains(&name)
+        || OTHERS.contains(&name)
+}
+
+/// True when a child of `v` that is not a known node looks like a misspelling of `what`.
+fn misspelt_child(v: &View<'_>, what: &str) -> bool {
+    v.children().iter().any(|c| {
+        let n = c.name().value();
+        !known_node(n) && crate::diagnostics::suggest(n, [what]).is_some()
+    })
+}
+
+/// True when property `key` was given, or an unknown property looks like a misspelling of it.
+fn given_prop(v: &View<'_>, key: &str) -> bool {
+    v.props.iter().any(|(k, _, used)| {
+        k.value == key || (!used && crate::diagnostics::suggest(&k.value, [key]).is_some())
+    })
 }

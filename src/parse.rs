@@ -33,10 +33,27 @@ pub fn discover(root: &Path) -> (Vec<(String, PathBuf)>, Vec<Diagnostic>) {
         let file = root.join(".trestleignore");
         if file.is_file() {
             if let Some(e) = b.add(&file) {
-                diags.push(Diagnostic::error(
-                    codes::UNREADABLE,
-                    format!(".trestleignore: {e}"),
-                ));
+                // Drop the absolute path the error carries; keep the line number.
+                let mut err = &e;
+                let mut line = None;
+                loop {
+                    match err {
+                        ignore::Error::WithPath { err: inner, .. } => err = inner,
+                        ignore::Error::WithLineNumber {
+                            line: l,
+                            err: inner,
+                        } => {
+                            line = Some(*l);
+                            err = inner;
+                        }
+                        _ => break,
+                    }
+                }
+                let at = line.map_or_else(String::new, |l| format!(", line {l}"));
+                diags.push(
+                    Diagnostic::error(codes::UNREADABLE, format!("`.trestleignore`{at}: {err}"))
+                        .help("fix the pattern; `.trestleignore` uses gitignore syntax"),
+                );
             }
         }
         b.build().ok()
@@ -136,7 +153,8 @@ pub fn parse_text(id: FileId, text: &str) -> (Option<ast::File>, Vec<Diagnostic>
                 codes::TOO_DEEP,
                 format!("nesting deeper than {MAX_DEPTH} levels"),
             )
-            .label(Span::new(id, span, span + 1), "too deep")],
+            .label(Span::new(id, span, span + 1), "too deep")
+            .help("no spec needs this much nesting; is a `}` missing, or is the file generated?")],
         );
     }
     match kdl::KdlDocument::parse_v2(text) {
@@ -230,6 +248,10 @@ fn refine_syntax(
             );
         }
         "No closing '}' for child block" => return unclosed_block(id, text, start),
+        "Expected keyword" => {
+            let (ts, te) = bare_token(text, start);
+            return unknown_keyword(id, ts, te, &text[ts..te]);
+        }
         "Expected end of document" if text[start..].starts_with('}') => {
             return plain(
                 (start, start + 1),
@@ -266,7 +288,7 @@ fn refine_syntax(
                 (ts, te),
                 format!("`{tok}` must be written `#{tok}` in KDL v2"),
                 format!("write `#{tok}`"),
-                Some("KDL v2 writes booleans and null as `#true`, `#false` and `#null`; a string `\"true\"` is not a boolean".into()),
+                Some("KDL v2 writes booleans and null as `#true`, `#false` and `#null`".into()),
             );
         }
         if tok.is_empty() && message == "Expected property value" {
@@ -284,12 +306,7 @@ fn refine_syntax(
             );
         }
         if tok.starts_with('#') {
-            return plain(
-                (ts, te),
-                format!("unknown keyword `{tok}`"),
-                "not a KDL keyword".into(),
-                help,
-            );
+            return unknown_keyword(id, ts, te, tok);
         }
         if message.starts_with("Non-digit character found after the '.'")
             && tok.ends_with('.')
@@ -326,6 +343,21 @@ fn refine_syntax(
     plain((start, end), message, label, help)
 }
 
+fn unknown_keyword(id: FileId, ts: usize, te: usize, tok: &str) -> Diagnostic {
+    const KEYWORDS: &[&str] = &["#true", "#false", "#null", "#inf", "#-inf", "#nan"];
+    let lower = tok.to_ascii_lowercase();
+    let help = if KEYWORDS.contains(&lower.as_str()) {
+        format!("keywords are lower-case: write `{lower}`")
+    } else {
+        crate::diagnostics::did_you_mean(tok, KEYWORDS.iter().copied()).unwrap_or_else(|| {
+            "KDL's keywords are `#true`, `#false`, `#null`, `#inf`, `#-inf` and `#nan`; quote a string that starts with `#`".into()
+        })
+    };
+    Diagnostic::error(codes::KDL_SYNTAX, format!("unknown keyword `{tok}`"))
+        .label(Span::new(id, ts, te), "not a KDL keyword")
+        .help(help)
+}
+
 /// A `{` that is never closed. kdl reports the outermost open block; the block that is really
 /// missing its `}` is usually the first one closed by a `}` indented less than its own line.
 fn unclosed_block(id: FileId, text: &str, kdl_at: usize) -> Diagnostic {
@@ -359,11 +391,7 @@ fn unclosed_block(id: FileId, text: &str, kdl_at: usize) -> Diagnostic {
                 )
                 .related(
                     Span::new(id, closer, closer + 1),
-                    format!("this `}}` closes `{} {{` instead", head(opener)),
-                )
-                .related(
-                    Span::new(id, kdl_at, kdl_at + 1),
-                    "so this block runs to the end of the file",
+                    "this `}` is indented for an outer block",
                 )
                 .help(format!(
                     "add a `}}` for `{} {{` before line {line}",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::ast::*;
 use crate::check::values::{self, Segment};
-use crate::diagnostics::{codes, did_you_mean, Code, Diagnostic};
+use crate::diagnostics::{codes, did_you_mean, Diagnostic};
 use crate::model::{Asset, Checked, Model};
 use crate::source::{Origin, Sources, Span};
 
@@ -215,12 +215,12 @@ impl<'s> Resolver<'s> {
         self.team_cycles(&m);
         for d in m.domains.values() {
             if let Some(o) = &d.owner {
-                self.check_ref(o, &m.teams, "team");
+                self.check_owner(o, &m);
             }
         }
         for s in m.systems.values() {
             if let Some(o) = &s.owner {
-                self.check_ref(o, &m.teams, "team");
+                self.check_owner(o, &m);
             }
             if let Some(d) = &s.domain {
                 self.check_ref(d, &m.domains, "domain");
@@ -228,7 +228,7 @@ impl<'s> Resolver<'s> {
         }
         for a in m.apis.values() {
             if let Some(o) = &a.owner {
-                self.check_ref(o, &m.teams, "team");
+                self.check_owner(o, &m);
             }
             if let Some(s) = &a.system {
                 self.check_ref(s, &m.systems, "system");
@@ -336,7 +336,13 @@ impl<'s> Resolver<'s> {
                     format!("{what} path `{}` is absolute", s.value),
                 )
                 .label(s.span, "absolute path")
-                .help("paths are relative to the spec file that names them and stay inside ROOT"),
+                .help(format!(
+                    "copy the file into the spec tree and name it relative to `{}`, e.g. \"{}\"",
+                    file.name,
+                    Path::new(&s.value)
+                        .file_name()
+                        .map_or_else(|| "config.yaml".into(), |n| n.to_string_lossy())
+                )),
             );
             return None;
         }
@@ -398,16 +404,25 @@ impl<'s> Resolver<'s> {
                     .parent()
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                let looked = normalize(&Path::new(&rel_dir).join(&s.value)).unwrap_or_default();
+                let help = match find_by_name(root, &s.value) {
+                    Some(found) => format!(
+                        "paths are relative to the folder of `{}`; did you mean \"{}\" (`{found}` under ROOT)?",
+                        file.name,
+                        relative_to(&rel_dir, &found)
+                    ),
+                    None => format!(
+                        "looked for `{looked}` under ROOT; paths are relative to the folder of `{}`",
+                        file.name
+                    ),
+                };
                 self.err(
                     Diagnostic::error(
                         codes::FILE_NOT_FOUND,
                         format!("{what} `{}` does not exist", s.value),
                     )
                     .label(s.span, "no such file")
-                    .help(format!(
-                        "the path is relative to this spec file's folder (`{}`)",
-                        if rel_dir.is_empty() { "." } else { &rel_dir }
-                    )),
+                    .help(help),
                 );
                 None
             }
@@ -504,7 +519,7 @@ impl<'s> Resolver<'s> {
 
     fn workload(&mut self, w: &Workload, m: &Model) {
         if let Some(o) = &w.owner {
-            self.check_ref(o, &m.teams, "team");
+            self.check_owner(o, m);
         }
         if let Some(s) = &w.system {
             self.check_ref(s, &m.systems, "system");
@@ -538,7 +553,13 @@ impl<'s> Resolver<'s> {
                                 format!("`when` for unknown environment `{}`", e.value),
                             )
                             .label(e.span, "no such environment")
-                            .maybe_help(did_you_mean(&e.value, known.iter().map(String::as_str))),
+                            .help(did_you_mean(&e.value, known.iter().map(String::as_str)).unwrap_or_else(|| {
+                                format!(
+                                    "declared environments: {}; or declare `environment {} {{ … }}`",
+                                    crate::lower::list(&known.iter().map(String::as_str).collect::<Vec<_>>()),
+                                    e.value
+                                )
+                            })),
                         );
                     }
                     (format!("env={}", e.value), e.span)
@@ -622,9 +643,66 @@ impl<'s> Resolver<'s> {
             }
             self.layer_refs(w, layer, &res, &types, m);
         }
-        if let Some(envs) = &w.body.environments {
+        for envs in std::iter::once(&w.body)
+            .chain(w.whens.iter().map(|x| &x.body))
+            .filter_map(|b| b.environments.as_ref())
+        {
             for e in &envs.value {
                 self.check_ref(e, &m.environments, "environment");
+            }
+        }
+        // A container that first appears in a `when` is complete only with an image.
+        for wh in &w.whens {
+            for c in &wh.body.containers {
+                let in_base = w
+                    .body
+                    .containers
+                    .iter()
+                    .any(|b| b.name.value == c.name.value);
+                if !in_base && c.image.is_none() {
+                    self.err(
+                        Diagnostic::error(
+                            codes::MISSING_FIELD,
+                            format!("container `{}` has no `image`", c.name.value),
+                        )
+                        .label(c.name.span, "new in this `when`, so it needs an image")
+                        .help("add `image \"registry/app:1.0.0\"`, or declare the container in the workload itself"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// An owner must be a team; a member's name gets a pointed help.
+    fn check_owner(&mut self, o: &Name, m: &Model) {
+        if m.teams.contains_key(&o.value) {
+            return;
+        }
+        let team_of = m
+            .teams
+            .values()
+            .find(|t| t.members.iter().any(|x| x.name.value == o.value));
+        match team_of {
+            Some(t) => self.err(
+                Diagnostic::error(
+                    codes::UNDEFINED_NAME,
+                    format!("no team named `{}`", o.value),
+                )
+                .label(o.span, "a person, not a team")
+                .related(
+                    t.members
+                        .iter()
+                        .find(|x| x.name.value == o.value)
+                        .map_or(t.name.span, |x| x.name.span),
+                    format!("`{}` is a member of team `{}`", o.value, t.name.value),
+                )
+                .help(format!(
+                    "owners are teams, so ownership survives people moving on: write `owner {}`",
+                    t.name.value
+                )),
+            ),
+            None => {
+                self.check_ref(o, &m.teams, "team");
             }
         }
     }
@@ -812,7 +890,14 @@ impl<'s> Resolver<'s> {
                             .label(target.span, "service target")
                             .help(
                                 did_you_mean(&target.value, all_ports.iter().copied())
-                                    .unwrap_or_else(|| "`target` names a container port; add `target=NAME` or a container port of this name".to_string()),
+                                    .unwrap_or_else(|| {
+                                        let names: Vec<&str> = all_ports.iter().copied().collect();
+                                        if names.is_empty() {
+                                            format!("`target` names a container port; add `port {} 8080` to a container", target.value)
+                                        } else {
+                                            format!("`target` names a container port: {}", names.iter().map(|n| format!("target={n}")).collect::<Vec<_>>().join(" or "))
+                                        }
+                                    }),
                             ),
                     );
                 }
@@ -936,28 +1021,52 @@ impl<'s> Resolver<'s> {
         in_file: bool,
     ) {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        let bad = |code: Code, msg: String| {
-            Diagnostic::error(code, msg).label(span, "unknown placeholder")
-        };
+        let seg = |k: usize| self.segment_span(span, path, k);
         match p.as_slice() {
             ["workload", "name"] | ["env", "name" | "type" | "region"] | ["namespace"] => {}
             ["resources", name, output] => {
                 let Some(r) = res.get(name) else {
                     let names: Vec<&str> = res.keys().copied().collect();
+                    let help = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| {
+                        if names.is_empty() {
+                            format!("declare it in the workload: `resource {name} type=…`")
+                        } else {
+                            format!(
+                                "the workload's resources are {}; or declare it: `resource {name} type=…`",
+                                crate::lower::list(&names)
+                            )
+                        }
+                    });
                     self.err(
-                        bad(codes::UNKNOWN_REFERENCE, format!("the workload has no resource `{name}`"))
-                            .help(did_you_mean(name, names.iter().copied()).unwrap_or_else(|| format!("declare it: `resource {name} type=…`"))),
+                        Diagnostic::error(
+                            codes::UNKNOWN_REFERENCE,
+                            format!("the workload has no resource `{name}`"),
+                        )
+                        .label(seg(1), "no such resource in this workload")
+                        .help(help),
                     );
                     return;
                 };
                 let Some(t) = types.get(name) else { return };
                 match t.outputs.iter().find(|o| o.name.value == *output) {
                     None => {
-                        let outs: Vec<&str> = t.outputs.iter().map(|o| o.name.value.as_str()).collect();
+                        let outs: Vec<&str> =
+                            t.outputs.iter().map(|o| o.name.value.as_str()).collect();
                         self.err(
-                            bad(codes::UNKNOWN_REFERENCE, format!("resource type `{}` has no output `{output}`", t.name.value))
-                                .related(r.span, format!("`{name}` is a {}", t.name.value))
-                                .help(did_you_mean(output, outs.iter().copied()).unwrap_or_else(|| format!("its outputs are {}", crate::lower::list(&outs)))),
+                            Diagnostic::error(
+                                codes::UNKNOWN_REFERENCE,
+                                format!(
+                                    "resource type `{}` has no output `{output}`",
+                                    t.name.value
+                                ),
+                            )
+                            .label(seg(2), format!("not an output of {}", t.name.value))
+                            .related(r.span, format!("`{name}` is a {}", t.name.value))
+                            .help(
+                                did_you_mean(output, outs.iter().copied()).unwrap_or_else(|| {
+                                    format!("its outputs are {}", crate::lower::list(&outs))
+                                }),
+                            ),
                         );
                     }
                     Some(decl) if in_file && (decl.sensitive || secret_backed(t, output)) => {
@@ -971,12 +1080,104 @@ impl<'s> Resolver<'s> {
                     Some(_) => {}
                 }
             }
-            ["resources", ..] => self.err(bad(codes::INVALID_PLACEHOLDER, "resource placeholders have three parts".into()).help("write `${resources.NAME.OUTPUT}`")),
-            _ => self.err(
-                bad(codes::UNKNOWN_REFERENCE, format!("unknown placeholder `${{{}}}`", path.join(".")))
-                    .help("placeholders are `${resources.NAME.OUTPUT}`, `${workload.name}`, `${env.name}`, `${env.type}`, `${env.region}` and `${namespace}`"),
-            ),
+            ["resources", rest @ ..] => {
+                let help = match rest {
+                    [name] => match types.get(name) {
+                        Some(t) => {
+                            let outs: Vec<&str> =
+                                t.outputs.iter().map(|o| o.name.value.as_str()).collect();
+                            format!(
+                                "name an output: `${{resources.{name}.{}}}`; a {} has {}",
+                                outs.first().copied().unwrap_or("OUTPUT"),
+                                t.name.value,
+                                crate::lower::list(&outs)
+                            )
+                        }
+                        None => format!("write `${{resources.{name}.OUTPUT}}`"),
+                    },
+                    _ => "write `${resources.NAME.OUTPUT}`".to_string(),
+                };
+                self.err(
+                    Diagnostic::error(
+                        codes::INVALID_PLACEHOLDER,
+                        "a resource placeholder has three parts: `${resources.NAME.OUTPUT}`",
+                    )
+                    .label(
+                        span,
+                        if rest.len() < 2 {
+                            "no output named"
+                        } else {
+                            "too many parts"
+                        },
+                    )
+                    .help(help),
+                );
+            }
+            _ => {
+                const KNOWN: &[&str] = &[
+                    "workload.name",
+                    "env.name",
+                    "env.type",
+                    "env.region",
+                    "namespace",
+                ];
+                let joined = path.join(".");
+                let help = if p.first() == Some(&"resource") && p.len() == 3 {
+                    Some(format!("did you mean `${{resources.{}.{}}}`?", p[1], p[2]))
+                } else if let ["env" | "workload", field] = p.as_slice() {
+                    let fields: &[&str] = if p[0] == "env" {
+                        &["name", "type", "region"]
+                    } else {
+                        &["name"]
+                    };
+                    Some(
+                        crate::diagnostics::suggest(field, fields.iter().copied())
+                            .map(|f| format!("did you mean `${{{}.{f}}}`?", p[0]))
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "`{}` placeholders are {}",
+                                    p[0],
+                                    fields
+                                        .iter()
+                                        .map(|f| format!("`${{{}.{f}}}`", p[0]))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }),
+                    )
+                } else {
+                    crate::diagnostics::suggest(&joined, KNOWN.iter().copied())
+                        .map(|k| format!("did you mean `${{{k}}}`?"))
+                };
+                self.err(
+                    Diagnostic::error(
+                        codes::UNKNOWN_REFERENCE,
+                        format!("unknown placeholder `${{{joined}}}`"),
+                    )
+                    .label(span, "unknown placeholder")
+                    .help(help.unwrap_or_else(|| "placeholders are `${resources.NAME.OUTPUT}`, `${workload.name}`, `${env.name}`, `${env.type}`, `${env.region}` and `${namespace}`".into())),
+                );
+            }
         }
+    }
+
+    /// The span of path part `k` inside a placeholder's span, when the source maps exactly.
+    fn segment_span(&self, span: Span, path: &[String], k: usize) -> Span {
+        let raw = self.sources.slice(span);
+        let Some(inner) = raw.strip_prefix("${").and_then(|r| r.strip_suffix('}')) else {
+            return span;
+        };
+        let mut pos = 2 + inner.len() - inner.trim_start().len();
+        for (i, part) in path.iter().enumerate() {
+            if raw.get(pos..pos + part.len()) != Some(part.as_str()) {
+                return span;
+            }
+            if i == k {
+                return span.sub(pos, pos + part.len());
+            }
+            pos += part.len() + 1;
+        }
+        span
     }
 
     fn shared_resources(&mut self, m: &Model) {
@@ -991,30 +1192,24 @@ impl<'s> Resolver<'s> {
             }
         }
         for (id, users) in by_id {
-            let Some(((_, first), rest)) = users.split_first() else {
+            let Some(((w1, first), rest)) = users.split_first() else {
                 continue;
             };
-            for (_, other) in rest {
-                let ty = |r: &ResourceReq| r.ty.as_ref().map(|t| t.value.clone());
-                let class = |r: &ResourceReq| r.class.as_ref().map(|t| t.value.clone());
-                let params = |r: &ResourceReq| {
-                    let mut v: Vec<(String, String)> = r
-                        .params
-                        .iter()
-                        .map(|p| (p.key.value.clone(), format!("{:?}", p.value.value)))
-                        .collect();
-                    v.sort();
-                    v
-                };
-                if ty(first) != ty(other)
-                    || class(first) != class(other)
-                    || params(first) != params(other)
-                {
+            for (w2, other) in rest {
+                if let Some((what, here, there, fix)) = disagreement(first, other, m) {
                     self.err(
-                        Diagnostic::error(codes::SHARED_PARAMS_CONFLICT, format!("workloads sharing resource `{id}` disagree on its type, class or params"))
-                            .label(other.span, "declared like this here")
-                            .related(first.span, "and like this here")
-                            .help("a shared resource is one instance; give both declarations the same type, class and params"),
+                        Diagnostic::error(
+                            codes::SHARED_PARAMS_CONFLICT,
+                            format!(
+                                "workloads `{}` and `{}` share resource `{id}` but disagree on {what}",
+                                w1.name.value, w2.name.value
+                            ),
+                        )
+                        .label(here, format!("`{}` says this", w2.name.value))
+                        .related(there, format!("`{}` says this", w1.name.value))
+                        .help(format!(
+                            "a shared resource is one instance: {fix}, or give them different `id=`s"
+                        )),
                     );
                 }
             }
@@ -1024,6 +1219,33 @@ impl<'s> Resolver<'s> {
     fn guard_rails(&mut self, m: &Model) {
         let builtin: Vec<&str> = crate::rules::RULES.iter().map(|r| r.id).collect();
         for r in &m.rules {
+            if let Some(info) = crate::rules::lookup(&r.id.value) {
+                let known: Vec<&str> = info.params.iter().map(|(k, _)| *k).collect();
+                for p in &r.params {
+                    if !known.contains(&p.key.value.as_str()) {
+                        let help = did_you_mean(&p.key.value, known.iter().copied())
+                            .unwrap_or_else(|| {
+                                if known.is_empty() {
+                                    format!("`{}` takes only `severity=`", info.id)
+                                } else {
+                                    format!(
+                                        "`{}` takes `severity=` and {}",
+                                        info.id,
+                                        crate::lower::list(&known)
+                                    )
+                                }
+                            });
+                        self.err(
+                            Diagnostic::error(
+                                codes::UNKNOWN_PROPERTY,
+                                format!("rule `{}` has no parameter `{}`", info.id, p.key.value),
+                            )
+                            .label(p.key.span, "unknown parameter")
+                            .help(help),
+                        );
+                    }
+                }
+            }
             if !builtin.contains(&r.id.value.as_str()) {
                 self.err(
                     Diagnostic::error(
@@ -1112,7 +1334,16 @@ impl<'s> Resolver<'s> {
                                 format!("waiver scope names no {kind} `{}`", s.value),
                             )
                             .label(s.span, format!("unknown {kind}"))
-                            .maybe_help(did_you_mean(&s.value, known.iter().copied())),
+                            .help(did_you_mean(&s.value, known.iter().copied()).unwrap_or_else(|| {
+                                if known.is_empty() {
+                                    format!("no {kind} is declared; remove `{kind}=` or fix the name")
+                                } else {
+                                    let mut k: Vec<&str> = known.clone();
+                                    k.sort();
+                                    k.dedup();
+                                    format!("declared: {}", crate::lower::list(&k[..k.len().min(8)]))
+                                }
+                            })),
                         );
                     }
                 }
@@ -1186,6 +1417,86 @@ impl<'s> Resolver<'s> {
     }
 }
 
+/// The first difference between two declarations of one shared resource:
+/// (what, span in `b`, span in `a`, how to fix). Params compare with the type's defaults applied.
+fn disagreement(
+    a: &ResourceReq,
+    b: &ResourceReq,
+    m: &Model,
+) -> Option<(String, Span, Span, String)> {
+    let ty = |r: &ResourceReq| r.ty.as_ref().map(|t| t.value.clone());
+    if ty(a) != ty(b) {
+        let sa = a.ty.as_ref().map_or(a.span, |t| t.span);
+        let sb = b.ty.as_ref().map_or(b.span, |t| t.span);
+        return Some((
+            "its type".into(),
+            sb,
+            sa,
+            format!("give both type={}", ty(a).unwrap_or_default()),
+        ));
+    }
+    let class = |r: &ResourceReq| {
+        r.class
+            .as_ref()
+            .map_or("default".to_string(), |c| c.value.clone())
+    };
+    if class(a) != class(b) {
+        let sa = a.class.as_ref().map_or(a.span, |t| t.span);
+        let sb = b.class.as_ref().map_or(b.span, |t| t.span);
+        return Some((
+            "its class".into(),
+            sb,
+            sa,
+            format!("give both class={}", class(a)),
+        ));
+    }
+    let decls = ty(a)
+        .and_then(|t| m.resource_types.get(&t))
+        .map(|t| &t.params);
+    let effective = |r: &ResourceReq, key: &str| -> (Option<Scalar>, Span) {
+        match r.params.iter().find(|p| p.key.value == key) {
+            Some(p) => (Some(p.value.value.clone()), p.value.span),
+            None => (
+                decls
+                    .and_then(|d| d.iter().find(|d| d.name.value == key))
+                    .and_then(|d| d.default.as_ref())
+                    .map(|d| d.value.clone()),
+                r.span,
+            ),
+        }
+    };
+    let mut keys: Vec<&str> = a
+        .params
+        .iter()
+        .chain(&b.params)
+        .map(|p| p.key.value.as_str())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let ((va, sa), (vb, sb)) = (effective(a, key), effective(b, key));
+        if va != vb {
+            let fix = match &va {
+                Some(v) => format!("give both {key}={}", scalar_kdl(v)),
+                None => format!("remove `{key}=` or set it in both"),
+            };
+            return Some((format!("`{key}`"), sb, sa, fix));
+        }
+    }
+    None
+}
+
+/// A scalar as it is written in KDL.
+fn scalar_kdl(v: &Scalar) -> String {
+    match v {
+        Scalar::Str(s) if values::rfc1035(s).is_ok() => s.clone(),
+        Scalar::Str(s) => format!("{s:?}"),
+        Scalar::Bool(b) => format!("#{b}"),
+        Scalar::Null => "#null".into(),
+        other => other.to_text(),
+    }
+}
+
 /// True when the provisioners of `t` back `output` by a secret (expr= or secret=).
 fn secret_backed(t: &ResourceType, output: &str) -> bool {
     t.provisioners.iter().flat_map(|p| &p.outputs).any(|o| {
@@ -1199,6 +1510,40 @@ fn secret_backed(t: &ResourceType, output: &str) -> bool {
 
 fn leak_id<'a>(_w: &'a Workload, r: &'a ResourceReq) -> &'a str {
     r.name.value.as_str()
+}
+
+/// The one file under ROOT whose name is the file name of `path` (ROOT-relative), if unique.
+fn find_by_name(root: &Path, path: &str) -> Option<String> {
+    let name = Path::new(path).file_name()?;
+    let mut found = Vec::new();
+    for e in walkdir::WalkDir::new(root)
+        .max_depth(8)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .take(20_000)
+        .flatten()
+    {
+        if e.file_type().is_file() && e.file_name() == name {
+            let rel = e.path().strip_prefix(root).ok()?;
+            found.push(
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
+        }
+    }
+    (found.len() == 1).then(|| found.remove(0))
+}
+
+/// The path from folder `from` to file `to`, both ROOT-relative and '/'-separated.
+fn relative_to(from: &str, to: &str) -> String {
+    let from: Vec<&str> = from.split('/').filter(|c| !c.is_empty()).collect();
+    let to: Vec<&str> = to.split('/').collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 /// Lexically normalize a path (`a/./b/../c` → `a/c`); None if it climbs above its start.

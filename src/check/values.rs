@@ -134,6 +134,32 @@ pub fn port_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A valid port name close to `s` (lower-cased, `_` and spaces as `-`, cut to 15 characters).
+pub fn suggest_port_name(s: &str) -> Option<String> {
+    let mut out: String = s
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' => c.to_ascii_lowercase(),
+            '_' | ' ' | '.' => '-',
+            c => c,
+        })
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    if out.len() > 15 {
+        // Drop whole trailing words first, else cut.
+        while out.len() > 15 && out.contains('-') {
+            let cut = out.rfind('-').unwrap_or(out.len());
+            out.truncate(cut);
+        }
+        out.truncate(15);
+    }
+    let out = out.trim_matches('-').to_string();
+    (out != s && port_name(&out).is_ok()).then_some(out)
+}
+
 /// Check an environment variable name (a C identifier).
 pub fn env_name(s: &str) -> Result<(), String> {
     let mut chars = s.chars();
@@ -165,18 +191,48 @@ pub fn env_name(s: &str) -> Result<(), String> {
 
 /// Check a five-field cron expression (or an `@` macro) as Kubernetes CronJobs accept it.
 pub fn cron(s: &str) -> Result<(), String> {
+    cron_at(s).map_err(|(_, help)| help)
+}
+
+/// Like [`cron`], and on failure the byte range of the offending field when there is one.
+pub fn cron_at(s: &str) -> Result<(), (Option<(usize, usize)>, String)> {
+    let fields_at: Vec<(usize, usize)> = {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in s.char_indices() {
+            match (c.is_whitespace(), start) {
+                (false, None) => start = Some(i),
+                (true, Some(st)) => {
+                    out.push((st, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(st) = start {
+            out.push((st, s.len()));
+        }
+        out
+    };
+    cron_fields(s).map_err(|(field, help)| (field.and_then(|f| fields_at.get(f).copied()), help))
+}
+
+fn cron_fields(s: &str) -> Result<(), (Option<usize>, String)> {
     let s = s.trim();
     if s.starts_with('@') {
         return match s {
             "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly" => Ok(()),
-            _ => Err("known macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly".into()),
+            _ => Err((None, "known macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly".into())),
         };
     }
     let fields: Vec<&str> = s.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(format!(
-            "a schedule has 5 fields (minute hour day-of-month month day-of-week); this one has {}",
-            fields.len()
+        return Err((
+            None,
+            format!(
+                "a schedule has 5 fields (minute hour day-of-month month day-of-week); this one has {}",
+                fields.len()
+            ),
         ));
     }
     const MONTHS: [&str; 12] = [
@@ -190,7 +246,8 @@ pub fn cron(s: &str) -> Result<(), String> {
         ("month", 1, 12, &MONTHS, 1),
         ("day-of-week", 0, 7, &DAYS, 0),
     ];
-    for (field, (name, lo, hi, names, base)) in fields.iter().zip(specs) {
+    for (index, (field, (name, lo, hi, names, base))) in fields.iter().zip(specs).enumerate() {
+        let at = |help: String| (Some(index), help);
         let value = |v: &str| -> Result<u32, String> {
             if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(v)) {
                 return Ok(i as u32 + base);
@@ -211,7 +268,11 @@ pub fn cron(s: &str) -> Result<(), String> {
             if let Some(st) = step {
                 match st.parse::<u32>() {
                     Ok(n) if n > 0 && n <= hi => {}
-                    _ => return Err(format!("`/{st}` is not a valid step in the {name} field")),
+                    _ => {
+                        return Err(at(format!(
+                            "`/{st}` is not a valid step in the {name} field"
+                        )))
+                    }
                 }
             }
             if range == "*" || (range == "?" && (name == "day-of-month" || name == "day-of-week")) {
@@ -219,15 +280,15 @@ pub fn cron(s: &str) -> Result<(), String> {
             }
             match range.split_once('-') {
                 Some((a, b)) => {
-                    let (a, b) = (value(a)?, value(b)?);
+                    let (a, b) = (value(a).map_err(at)?, value(b).map_err(at)?);
                     if a > b {
-                        return Err(format!(
+                        return Err(at(format!(
                             "the range `{range}` in the {name} field runs backwards"
-                        ));
+                        )));
                     }
                 }
                 None => {
-                    value(range)?;
+                    value(range).map_err(at)?;
                 }
             }
         }
@@ -255,6 +316,48 @@ pub fn date(s: &str) -> Option<crate::ast::Date> {
     (day >= 1 && day <= days).then_some(crate::ast::Date { year, month, day })
 }
 
+/// Why `s` is not a date (for a label): a wrong format, or a day that does not exist.
+pub fn date_problem(s: &str) -> String {
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return "not YYYY-MM-DD".into();
+    }
+    let month: u32 = s[5..7].parse().unwrap_or(0);
+    if !(1..=12).contains(&month) {
+        return format!("there is no month {month}");
+    }
+    let days = (28..=31)
+        .rev()
+        .find(|d| date(&format!("{}-{d:02}", &s[..7])).is_some())
+        .unwrap_or(28);
+    format!("{} has {days} days", &s[..7])
+}
+
+/// The ISO form of an unambiguous `D/M/YYYY`, `M/D/YYYY` or `D.M.YYYY` date.
+pub fn date_fix(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split(['/', '.', '-']).collect();
+    let [a, b, y] = parts.as_slice() else {
+        return None;
+    };
+    let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+    if y.len() != 4 || y.parse::<u32>().is_err() {
+        return None;
+    }
+    let (m, d) = match (a > 12, b > 12) {
+        (true, false) => (b, a),
+        (false, true) => (a, b),
+        _ => return None,
+    };
+    let iso = format!("{y}-{m:02}-{d:02}");
+    date(&iso).map(|_| iso)
+}
+
 /// Check a DNS host name for a route (`shop.acme.example`, optionally `*.` wildcard).
 pub fn host(s: &str) -> Result<(), String> {
     let rest = s.strip_prefix("*.").unwrap_or(s);
@@ -269,10 +372,30 @@ pub fn host(s: &str) -> Result<(), String> {
                 && !l.ends_with('-')
         });
     if ok {
-        Ok(())
-    } else {
-        Err("a host is a lower-case DNS name such as `shop.acme.example`".into())
+        return Ok(());
     }
+    // Suggest the host a user probably meant: no scheme, path or port, lower-case.
+    let mut h = s.trim();
+    if let Some((_, rest)) = h.split_once("://") {
+        h = rest;
+    }
+    let path = h.find('/').map(|i| &h[i..]).filter(|p| p.len() > 1);
+    let h = h.split(['/', '?', '#']).next().unwrap_or("");
+    let h = h
+        .rsplit_once(':')
+        .map_or(h, |(host, _)| host)
+        .to_ascii_lowercase();
+    if h != s && host_ok(&h) {
+        return Err(match path {
+            Some(p) => format!("a host is a DNS name without scheme, port or path: write host=\"{h}\" path=\"{p}\""),
+            None => format!("a host is a DNS name without scheme, port or path: write host=\"{h}\""),
+        });
+    }
+    Err("a host is a lower-case DNS name such as `shop.acme.example`".into())
+}
+
+fn host_ok(s: &str) -> bool {
+    host(s).is_ok()
 }
 
 /// One piece of a string with placeholders.
@@ -308,14 +431,40 @@ pub fn placeholders(s: &str) -> Result<Vec<Segment>, PlaceholderError> {
         }
         if b[i] == b'$' && s[i..].starts_with("${") {
             let Some(close) = s[i + 2..].find('}') else {
+                let rest = &s[i + 2..];
+                let k = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+                    .unwrap_or(rest.len());
+                let help = if k > 0 {
+                    format!(
+                        "close it: `${{{}}}`, or write `$${{` for a literal `${{`",
+                        &rest[..k]
+                    )
+                } else {
+                    "close it with `}`, or write `$${` for a literal `${`".into()
+                };
                 return Err(PlaceholderError {
-                    range: (i, s.len()),
+                    range: (i, i + 2 + k),
                     message: "unclosed placeholder".into(),
-                    help: "close it with `}`, or write `$${` for a literal `${`".into(),
+                    help,
                 });
             };
             let inner = &s[i + 2..i + 2 + close];
             let end = i + 2 + close + 1;
+            if let Some(cut) = [":-", ":=", ":?", ":+"]
+                .iter()
+                .filter_map(|op| inner.find(op))
+                .min()
+            {
+                return Err(PlaceholderError {
+                    range: (i, end),
+                    message: format!("placeholders have no shell-style operators: `${{{inner}}}`"),
+                    help: format!(
+                        "write `${{{}}}`; a placeholder that cannot be resolved is an error, never a default",
+                        inner[..cut].trim()
+                    ),
+                });
+            }
             let path: Vec<String> = inner.trim().split('.').map(str::to_string).collect();
             let valid = !inner.trim().is_empty()
                 && path.iter().all(|p| {

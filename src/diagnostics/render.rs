@@ -128,7 +128,7 @@ fn miette_view(d: &Diagnostic, sources: &Sources) -> MietteView {
         .into_iter()
         .map(|f| MietteView {
             code: String::new(),
-            message: "related".to_string(),
+            message: "see also".to_string(),
             severity: miette::Severity::Advice,
             source: named(f),
             labels: labels_in(f),

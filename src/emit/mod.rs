@@ -2,3 +2,4 @@
 
 pub mod kubernetes;
 pub mod templates;
+pub mod terraform;

@@ -182,6 +182,12 @@ pub fn render(hb: &Handlebars<'_>, text: &str, ctx: &Value) -> Result<String, Te
                 column: t.pos().map(|p| p.1),
             };
         }
+        if let RenderErrorReason::MissingVariable(path) = e.reason() {
+            message = match path {
+                Some(p) => format!("missing variable `{p}` (templates run in strict mode)"),
+                None => "missing variable (templates run in strict mode)".to_string(),
+            };
+        }
         if message.is_empty() {
             message = e.to_string();
         }
@@ -231,6 +237,10 @@ mod tests {
     fn strict_and_triple_stash() {
         let err = render(&registry(Kind::Plain), "a\n{{missing.x}}", &json!({})).unwrap_err();
         assert_eq!(err.line, Some(2));
+        assert_eq!(
+            err.message,
+            "missing variable `missing.x` (templates run in strict mode)"
+        );
         let err = render(&registry(Kind::Plain), "ok\n  {{{x}}}", &json!({"x": 1})).unwrap_err();
         assert_eq!((err.line, err.column), (Some(2), Some(3)));
     }
