@@ -78,15 +78,7 @@ fn miette_view(d: &Diagnostic, sources: &Sources) -> MietteView {
         Severity::Info => miette::Severity::Advice,
     };
     let primary_file = d.primary_span().map(|s| s.file);
-    let mut help = d.help.clone();
-    for note in &d.notes {
-        let h = help.get_or_insert_with(String::new);
-        if !h.is_empty() {
-            h.push('\n');
-        }
-        h.push_str("note: ");
-        h.push_str(note);
-    }
+    let help = d.help.clone();
     let Some(file) = primary_file else {
         return MietteView {
             code: d.code.clone(),
@@ -124,7 +116,7 @@ fn miette_view(d: &Diagnostic, sources: &Sources) -> MietteView {
         .collect();
     others.sort();
     others.dedup();
-    let related = others
+    let related: Vec<MietteView> = others
         .into_iter()
         .map(|f| MietteView {
             code: String::new(),
@@ -154,11 +146,16 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
     let mut out = String::new();
     for d in diags {
+        // Notes go in the footer, rustc-style (`= note: …`), so they never read as help.
+        let mut handler = GraphicalReportHandler::new_themed(theme.clone())
+            .with_width(100)
+            .with_links(false);
+        if !d.notes.is_empty() {
+            let footer: Vec<String> = d.notes.iter().map(|n| format!("= note: {n}")).collect();
+            handler = handler.with_footer(footer.join("\n"));
+        }
         let view = miette_view(d, sources);
         if handler.render_report(&mut out, &view).is_err() {
             out.push_str(&format!(
