@@ -188,9 +188,11 @@ pub fn file_key(path: &str) -> String {
 }
 
 fn container(c: &ir::Container) -> Map {
+    // `Always` re-resolves the tag at every start, so a re-pushed tag cannot run stale code.
     let mut m = Map::new()
         .with("name", c.name.as_str())
-        .with("image", c.image.as_str());
+        .with("image", c.image.as_str())
+        .with("imagePullPolicy", "Always");
     if !c.command.is_empty() {
         m.insert("command", args_list(&c.command));
     }

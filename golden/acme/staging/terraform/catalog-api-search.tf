@@ -50,6 +50,28 @@ resource "aws_security_group" "catalog-api-search" {
   }
 }
 
+# A customer-managed key for the domain's data at rest.
+resource "aws_kms_key" "catalog-api-search" {
+  description         = "OpenSearch staging-catalog-api-search: data at rest"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersKeyThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.catalog-api-search.partition}:iam::${data.aws_caller_identity.catalog-api-search.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+    ]
+  })
+}
+
+data "aws_caller_identity" "catalog-api-search" {}
+
+data "aws_partition" "catalog-api-search" {}
+
 resource "aws_opensearch_domain" "catalog-api-search" {
   domain_name    = "staging-catalog-api-search"
   engine_version = "OpenSearch_2.13"
@@ -80,7 +102,8 @@ resource "aws_opensearch_domain" "catalog-api-search" {
   }
 
   encrypt_at_rest {
-    enabled = true
+    enabled    = true
+    kms_key_id = aws_kms_key.catalog-api-search.arn
   }
 
   node_to_node_encryption {

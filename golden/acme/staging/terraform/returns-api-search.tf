@@ -51,6 +51,28 @@ resource "aws_security_group" "returns-api-search" {
   }
 }
 
+# A customer-managed key for the domain's data at rest.
+resource "aws_kms_key" "returns-api-search" {
+  description         = "OpenSearch staging-returns-api-search: data at rest"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersKeyThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.returns-api-search.partition}:iam::${data.aws_caller_identity.returns-api-search.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+    ]
+  })
+}
+
+data "aws_caller_identity" "returns-api-search" {}
+
+data "aws_partition" "returns-api-search" {}
+
 resource "aws_opensearch_domain" "returns-api-search" {
   domain_name    = "staging-returns-api-search"
   engine_version = "OpenSearch_2.13"
@@ -72,7 +94,8 @@ resource "aws_opensearch_domain" "returns-api-search" {
   }
 
   encrypt_at_rest {
-    enabled = true
+    enabled    = true
+    kms_key_id = aws_kms_key.returns-api-search.arn
   }
 
   node_to_node_encryption {
