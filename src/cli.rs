@@ -22,11 +22,19 @@ pub mod exit {
     name = "trestle",
     version,
     about = "Compile platform specs (KDL) into Terraform, Kubernetes and Backstage artifacts",
-    after_help = "Examples:\n  trestle validate specs/acme\n  trestle explain T301"
+    after_help = "Examples:\n  trestle init platform && trestle build platform --out platform/out\n  trestle validate specs/acme\n  trestle why specs/acme checkout-api.replicas --env prod\n  trestle explain T301\n\nExit codes: 0 success, 1 errors in the specs, 2 usage or I/O error, 3 `check` found drift."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Shells `trestle completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +63,7 @@ pub struct Common {
     #[arg(long)]
     pub deny_warnings: bool,
     /// Repository URL for Backstage source-location annotations
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::emit::backstage::parse_source_url)]
     pub source_url: Option<String>,
     /// Worker threads (default: one per core)
     #[arg(short = 'j', long = "jobs", value_name = "N")]
@@ -122,6 +130,66 @@ pub enum Command {
     /// List the built-in rules with their default severities
     #[command(after_help = "Examples:\n  trestle rules")]
     Rules,
+    /// Draw one environment's dependency graph: workloads, resources, edges and waves
+    #[command(
+        after_help = "Examples:\n  trestle graph specs/acme --env prod | dot -Tsvg > prod.svg\n  trestle graph specs/acme --env prod --format mermaid\n  trestle graph --env dev --format json"
+    )]
+    Graph {
+        /// The spec tree (default: the current directory)
+        root: Option<PathBuf>,
+        /// The environment to draw
+        #[arg(long = "env", value_name = "NAME")]
+        env: String,
+        /// Graph format
+        #[arg(long, value_enum, default_value_t = crate::graph::render::Format::Dot)]
+        format: crate::graph::render::Format,
+        /// Colour in diagnostics (NO_COLOR also disables it)
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Show the final value of a workload's field in one environment and every layer that set it
+    #[command(
+        override_usage = "trestle why [ROOT] WORKLOAD.FIELD --env NAME",
+        after_help = "Fields: replicas, tags, owner, system, lifecycle, namespace, service, route, autoscale,\n  autoscale.min, container.NAME.image, container.NAME.args, container.NAME.env.KEY,\n  container.NAME.cpu, container.NAME.memory, resource.NAME.PARAM, resource.NAME.provisioner, ...\n\nExamples:\n  trestle why specs/acme checkout-api.replicas --env prod\n  trestle why checkout-api.container.main.image --env dev\n  trestle why specs/acme checkout-api.resource.db.size --env staging"
+    )]
+    Why {
+        /// [ROOT] WORKLOAD.FIELD: the spec tree (default: the current directory) and the question
+        #[arg(value_name = "ARGS", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Format KDL spec files canonically (indentation, spacing), keeping comments
+    #[command(
+        after_help = "Files and folders are accepted; folders are walked like a spec tree (hidden folders,\noutput folders and `.trestleignore` entries are skipped).\n\nExamples:\n  trestle fmt specs/acme\n  trestle fmt --check specs/acme\n  trestle fmt apps/checkout/checkout-api.kdl"
+    )]
+    Fmt {
+        /// Spec trees or files (default: the current directory)
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that would change and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+        /// Colour in human output (NO_COLOR also disables it)
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Write a starter spec tree (one team, two environments, one workload, one policy)
+    #[command(
+        after_help = "Refuses to overwrite existing files.\n\nExamples:\n  trestle init platform\n  trestle init platform && trestle build platform --out platform/out"
+    )]
+    Init {
+        /// Where to write the starter tree (created when missing)
+        dir: PathBuf,
+    },
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  trestle completions bash > ~/.local/share/bash-completion/completions/trestle\n  trestle completions zsh > ~/.zfunc/_trestle\n  trestle completions fish > ~/.config/fish/completions/trestle.fish"
+    )]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
 }
 
 impl Common {
@@ -136,7 +204,7 @@ impl Common {
         }
     }
 
-    fn init_threads(&self) {
+    pub(crate) fn init_threads(&self) {
         if let Some(n) = self.jobs {
             let _ = rayon::ThreadPoolBuilder::new()
                 .num_threads(n.max(1))
@@ -165,6 +233,20 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Diff { root, out, common } => emit(root, &out, &common, Mode::Diff),
         Command::Explain { code } => explain(&code),
         Command::Rules => rules(),
+        Command::Graph {
+            root,
+            env,
+            format,
+            color,
+        } => crate::graph::render::cmd(root, &env, format, color_enabled(color)),
+        Command::Why { args, common } => crate::why::cmd(&args, &common),
+        Command::Fmt {
+            paths,
+            check,
+            color,
+        } => crate::format::cmd(&paths, check, color_enabled(color)),
+        Command::Init { dir } => crate::init::cmd(&dir),
+        Command::Completions { shell } => completions(shell),
     }
 }
 
@@ -177,9 +259,19 @@ fn root_or_cwd(root: Option<PathBuf>) -> Result<PathBuf, i32> {
     Ok(root)
 }
 
-/// Print diagnostics in the chosen format and the summary line; returns the counts.
-pub fn report(diags: &[Diagnostic], sources: &Sources, common: &Common, verb: &str) -> Counts {
-    let counts = Counts::of(diags);
+/// Print diagnostics in the chosen format and the summary line (with `waived` findings that
+/// waivers removed); returns the counts.
+pub fn report(
+    diags: &[Diagnostic],
+    sources: &Sources,
+    common: &Common,
+    verb: &str,
+    waived: usize,
+) -> Counts {
+    let counts = Counts {
+        waived,
+        ..Counts::of(diags)
+    };
     let mut out = std::io::stdout().lock();
     let _ = match common.format {
         render::Format::Human => {
@@ -227,11 +319,34 @@ fn validate(root: Option<PathBuf>, common: &Common) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let fe = crate::frontend(&root);
-    let mut diags = fe.diags;
-    diagnostics::sort(&mut diags, &fe.sources);
-    let counts = report(&diags, &fe.sources, common, "validate");
+    // SPEC 6: validate renders in memory and runs the policies; it only writes nothing.
+    let options = match options(common) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let outcome = crate::compile(&root, &options);
+    let counts = report(
+        &outcome.diags,
+        &outcome.sources,
+        common,
+        "validate",
+        outcome.waived,
+    );
     exit_code(&counts, common)
+}
+
+/// Compile options from the common flags; a malformed `--today` (or `SOURCE_DATE_EPOCH`) is a
+/// usage error.
+fn options(common: &Common) -> Result<crate::Options, i32> {
+    let today = crate::policy::waivers::today(common.today.as_deref()).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })?;
+    Ok(crate::Options {
+        envs: common.envs.iter().cloned().collect(),
+        today: Some(today),
+        source_url: common.source_url.clone(),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,16 +362,28 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
         Ok(r) => r,
         Err(code) => return code,
     };
-    let options = crate::Options {
-        envs: common.envs.iter().cloned().collect(),
+    let options = match options(common) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
+    let spinner = crate::progress::Spinner::start(
+        format!("compiling {}", root.display()),
+        common.format == render::Format::Human,
+    );
     let outcome = crate::compile(&root, &options);
+    drop(spinner);
     let verb = match mode {
         Mode::Build => "build",
         Mode::Check => "check",
         Mode::Diff => "diff",
     };
-    let counts = report(&outcome.diags, &outcome.sources, common, verb);
+    let counts = report(
+        &outcome.diags,
+        &outcome.sources,
+        common,
+        verb,
+        outcome.waived,
+    );
     let code = exit_code(&counts, common);
     if code != exit::OK {
         if mode == Mode::Build {
@@ -267,7 +394,13 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
     let scope = crate::write::Scope {
         envs: (!common.envs.is_empty()).then(|| common.envs.iter().cloned().collect()),
     };
-    let plan = match crate::write::plan(out, &outcome.artifacts, &scope) {
+    let spinner = crate::progress::Spinner::start(
+        format!("comparing with {}", out.display()),
+        common.format == render::Format::Human,
+    );
+    let plan = crate::write::plan(out, &outcome.artifacts, &scope);
+    drop(spinner);
+    let plan = match plan {
         Ok(p) => p,
         Err(errors) => {
             for e in errors {
@@ -278,7 +411,7 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
         }
     };
     match mode {
-        Mode::Build => match crate::write::apply(&plan, &outcome.artifacts) {
+        Mode::Build => match write_with_spinner(&plan, &outcome.artifacts, out, common) {
             Ok(s) => {
                 eprintln!(
                     "wrote {} file{} to {} ({} unchanged, {} removed)",
@@ -331,10 +464,34 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
                 "{}",
                 crate::write::unified_diff(&plan, &outcome.artifacts, color)
             );
-            eprintln!("{}", crate::write::summary_line(&plan));
+            // The same words as `check`, without its advice: diff is the question, not the verdict.
+            eprintln!(
+                "{} {} ({})",
+                out.display(),
+                if plan.is_clean() {
+                    "is up to date"
+                } else {
+                    "would change"
+                },
+                crate::write::summary_line(&plan)
+            );
             exit::OK
         }
     }
+}
+
+/// `write::apply` with a spinner on a terminal when writing is slow.
+fn write_with_spinner(
+    plan: &crate::write::Plan,
+    artifacts: &crate::write::Artifacts,
+    out: &std::path::Path,
+    common: &Common,
+) -> Result<crate::write::Summary, crate::write::WriteError> {
+    let _spinner = crate::progress::Spinner::start(
+        format!("writing {}", out.display()),
+        common.format == render::Format::Human,
+    );
+    crate::write::apply(plan, artifacts)
 }
 
 fn explain(code: &str) -> i32 {
@@ -371,5 +528,33 @@ fn rules() -> i32 {
     for r in crate::rules::RULES {
         println!("{:width$}  {:7}  {}", r.id, r.severity.as_str(), r.title);
     }
+    exit::OK
+}
+
+/// Whether to colour stderr: `--color`, then `NO_COLOR`, then whether stderr is a terminal.
+pub fn color_enabled(color: Color) -> bool {
+    match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+fn completions(shell: Shell) -> i32 {
+    use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "trestle",
+        &mut std::io::stdout(),
+    );
     exit::OK
 }

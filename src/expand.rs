@@ -27,17 +27,31 @@ pub fn expand(model: &Checked, envs: &BTreeSet<String>) -> (Vec<ir::Environment>
         .map(|e| expand_env(model, e))
         .collect();
     let mut out = Vec::new();
-    let mut by_diag: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    let mut per_env = Vec::new();
     for (env, diags) in results {
-        for d in diags {
-            match by_diag.iter_mut().find(|(x, _)| *x == d) {
-                Some((_, names)) => names.push(env.name.clone()),
-                None => by_diag.push((d, vec![env.name.clone()])),
-            }
-        }
+        per_env.push((env.name.clone(), diags));
         out.push(env);
     }
-    let diags = by_diag
+    (out, merge_env_diags(per_env))
+}
+
+/// Diagnostics of several environments: one that repeats is reported once, with a note
+/// naming the environments (SPEC section 3).
+pub fn merge_env_diags(per_env: Vec<(String, Vec<Diagnostic>)>) -> Vec<Diagnostic> {
+    let mut by_diag: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    for (env, diags) in per_env {
+        for d in diags {
+            match by_diag.iter_mut().find(|(x, _)| *x == d) {
+                Some((_, names)) => {
+                    if !names.contains(&env) {
+                        names.push(env.clone());
+                    }
+                }
+                None => by_diag.push((d, vec![env.clone()])),
+            }
+        }
+    }
+    by_diag
         .into_iter()
         .map(|(d, envs)| {
             d.note(format!(
@@ -46,8 +60,7 @@ pub fn expand(model: &Checked, envs: &BTreeSet<String>) -> (Vec<ir::Environment>
                 envs.join(", ")
             ))
         })
-        .collect();
-    (out, diags)
+        .collect()
 }
 
 /// A workload body after merging layers, still in AST terms, with provenance.
@@ -207,13 +220,19 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                 Some(base) => merge_container(base, c, layer, &mut prov),
                 None => {
                     m.containers.push(c.clone());
-                    if let Some(i) = &c.image {
-                        mark(
-                            &mut prov,
-                            format!("container.{}.image", c.name.value),
-                            layer,
-                            i.span,
-                        );
+                    for (f, s) in [
+                        ("image", c.image.as_ref().map(|x| x.span)),
+                        ("command", c.command.as_ref().map(|x| x.span)),
+                        ("args", c.args.as_ref().map(|x| x.span)),
+                    ] {
+                        if let Some(s) = s {
+                            mark(
+                                &mut prov,
+                                format!("container.{}.{f}", c.name.value),
+                                layer,
+                                s,
+                            );
+                        }
                     }
                     for e in &c.env {
                         mark(
@@ -344,18 +363,239 @@ fn namespace(env: &ast::Environment, system: &str) -> String {
     )
 }
 
-/// One declaration of an instance: (workload, span, params signature, "type/class").
-type Declaration = (String, Span, Vec<(String, String)>, String);
+/// One workload's declaration of a resource instance.
+struct Decl {
+    workload: String,
+    namespace: String,
+    span: Span,
+    /// Params after overrides: the value and, for a value the workload gave (not a type's
+    /// default), its span.
+    params: BTreeMap<String, (Scalar, Option<Span>)>,
+    /// "type/class", which workloads sharing the instance must agree on.
+    kind: String,
+}
 
 struct Instance<'m> {
     id: String,
     name: String,
     ty: &'m ast::ResourceType,
     class: String,
-    params: BTreeMap<String, Scalar>,
     consumers: Vec<(String, String)>,
     span: Span,
-    decls: Vec<Declaration>,
+    decls: Vec<Decl>,
+}
+
+/// A workload's resource requests as (NAME, instance id, span).
+fn resource_uses(w: &ast::Workload, mm: &Merged) -> Vec<ir::ResourceUse> {
+    mm.resources
+        .iter()
+        .map(|r| ir::ResourceUse {
+            name: r.name.value.clone(),
+            id: r.id.as_ref().map_or_else(
+                || format!("{}-{}", w.name.value, r.name.value),
+                |i| i.value.clone(),
+            ),
+            span: r.span,
+        })
+        .collect()
+}
+
+/// The instances a declaration's params refer to: (param, instance id, output, span).
+fn param_references(d: &Decl, uses: &[ir::ResourceUse]) -> Vec<ir::Reference> {
+    let mut out = Vec::new();
+    for (key, (value, span)) in &d.params {
+        let (Scalar::Str(raw), Some(span)) = (value, span) else {
+            continue;
+        };
+        let Ok(segs) = values::placeholders(raw) else {
+            continue;
+        };
+        for seg in segs {
+            let Segment::Placeholder { path, .. } = seg else {
+                continue;
+            };
+            if let [kind, name, output] = path.as_slice() {
+                if kind != "resources" {
+                    continue;
+                }
+                if let Some(u) = uses.iter().find(|u| &u.name == name) {
+                    out.push(ir::Reference {
+                        param: key.clone(),
+                        resource: u.id.clone(),
+                        output: output.clone(),
+                        span: *span,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Instance ids in an order where each instance comes after the instances its params refer
+/// to, so that their outputs are known. Instances on a cycle (the graph reports it) come last,
+/// by id.
+fn instance_order(
+    instances: &BTreeMap<String, Instance<'_>>,
+    uses_of: &BTreeMap<&str, Vec<ir::ResourceUse>>,
+) -> Vec<String> {
+    let deps: BTreeMap<&str, BTreeSet<String>> = instances
+        .iter()
+        .map(|(id, inst)| {
+            let refs: BTreeSet<String> = inst
+                .decls
+                .iter()
+                .flat_map(|d| {
+                    let uses = uses_of
+                        .get(d.workload.as_str())
+                        .map_or(&[][..], Vec::as_slice);
+                    param_references(d, uses)
+                })
+                .map(|r| r.resource)
+                .filter(|r| r != id && instances.contains_key(r))
+                .collect();
+            (id.as_str(), refs)
+        })
+        .collect();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut order = Vec::new();
+    loop {
+        let ready: Vec<&str> = deps
+            .iter()
+            .filter(|(id, d)| !done.contains(**id) && d.iter().all(|x| done.contains(x)))
+            .map(|(id, _)| *id)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for id in ready {
+            done.insert(id.to_string());
+            order.push(id.to_string());
+        }
+    }
+    for id in instances.keys() {
+        if !done.contains(id) {
+            order.push(id.clone());
+        }
+    }
+    order
+}
+
+/// The params whose Terraform references appear in rendered text: (param, instance, output).
+pub fn params_in(
+    text: &str,
+    terraform: &BTreeMap<String, Vec<ir::ParamPart>>,
+) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (param, parts) in terraform {
+        for p in parts {
+            if let ir::ParamPart::Terraform {
+                resource,
+                output,
+                expr,
+            } = p
+            {
+                if text.contains(&templates::terraform_ref(expr)) {
+                    out.push((param.clone(), resource.clone(), output.clone()));
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A declaration's params with placeholders resolved.
+#[derive(Debug, Clone, PartialEq)]
+struct ResolvedParams {
+    params: BTreeMap<String, Scalar>,
+    terraform: BTreeMap<String, Vec<ir::ParamPart>>,
+    references: Vec<ir::Reference>,
+}
+
+/// Resolve the placeholders of a declaration's params against the instances provisioned so
+/// far. `value=` outputs and `${env.*}`, `${workload.name}`, `${namespace}` become literal
+/// text; an `expr=` output becomes a Terraform reference; a `secret=` output cannot be a param.
+fn resolve_params(
+    d: &Decl,
+    ty: &ast::ResourceType,
+    cx: &Resolve<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> ResolvedParams {
+    let mut out = ResolvedParams {
+        params: BTreeMap::new(),
+        terraform: BTreeMap::new(),
+        references: param_references(d, cx.uses),
+    };
+    for (key, (value, span)) in &d.params {
+        let (Scalar::Str(raw), Some(span)) = (value, span) else {
+            out.params.insert(key.clone(), value.clone());
+            continue;
+        };
+        let text = cx.text_at(raw, *span, diags);
+        let mut parts: Vec<ir::ParamPart> = Vec::new();
+        for part in text.parts {
+            match part {
+                Part::Literal(l) => match parts.last_mut() {
+                    Some(ir::ParamPart::Literal(prev)) => prev.push_str(&l),
+                    _ => parts.push(ir::ParamPart::Literal(l)),
+                },
+                Part::Secret(s) => {
+                    let output = cx
+                        .resources
+                        .get(&s.resource)
+                        .and_then(|i| i.output(&s.output));
+                    match output.map(|o| &o.value) {
+                        Some(ir::OutputValue::Expr(x)) => parts.push(ir::ParamPart::Terraform {
+                            resource: s.resource.clone(),
+                            output: s.output.clone(),
+                            expr: x.trim().to_string(),
+                        }),
+                        _ => diags.push(
+                            Diagnostic::error(
+                                codes::SENSITIVE_PLAIN,
+                                format!(
+                                    "param `{key}` cannot hold `{}.{}`: it lives in the Kubernetes secret `{}`",
+                                    s.resource, s.output, s.secret
+                                ),
+                            )
+                            .label(*span, "a resource param is rendered into templates")
+                            .help("pass the output to the workload as an env var instead (it becomes a secretKeyRef)"),
+                        ),
+                    }
+                }
+            }
+        }
+        let display: String = parts
+            .iter()
+            .map(|p| match p {
+                ir::ParamPart::Literal(l) => l.clone(),
+                ir::ParamPart::Terraform { expr, .. } => format!("${{{expr}}}"),
+            })
+            .collect();
+        if parts
+            .iter()
+            .any(|p| matches!(p, ir::ParamPart::Terraform { .. }))
+        {
+            out.terraform.insert(key.clone(), parts);
+        } else if display != *raw {
+            // A resolved value must still satisfy the type (`one-of`, …).
+            if let Some(decl) = ty.params.iter().find(|p| p.name.value == *key) {
+                if let Err((msg, help)) =
+                    crate::lower::check_param_value(decl, &Scalar::Str(display.clone()))
+                {
+                    diags.push(
+                        Diagnostic::error(codes::INVALID_PARAM, format!("param `{key}` {msg}"))
+                            .label(*span, format!("resolves to {display:?}"))
+                            .related(decl.span, "declared here")
+                            .maybe_help(help),
+                    );
+                }
+            }
+        }
+        out.params.insert(key.clone(), Scalar::Str(display));
+    }
+    out
 }
 
 fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<Diagnostic>) {
@@ -384,6 +624,11 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
         merged.push((w, mm));
     }
     let deployed: BTreeSet<&str> = merged.iter().map(|(w, _)| w.name.value.as_str()).collect();
+    // What each workload calls its resources: NAME → instance id.
+    let uses_of: BTreeMap<&str, Vec<ir::ResourceUse>> = merged
+        .iter()
+        .map(|(w, mm)| (w.name.value.as_str(), resource_uses(w, mm)))
+        .collect();
     // Resource instances: shared by id.
     let mut instances: BTreeMap<String, Instance<'_>> = BTreeMap::new();
     for (w, mm) in &merged {
@@ -403,34 +648,17 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             let mut params = BTreeMap::new();
             for d in &ty.params {
                 if let Some(def) = &d.default {
-                    params.insert(d.name.value.clone(), def.value.clone());
+                    params.insert(d.name.value.clone(), (def.value.clone(), None));
                 }
             }
             for p in &r.params {
-                params.insert(p.key.value.clone(), p.value.value.clone());
+                params.insert(
+                    p.key.value.clone(),
+                    (p.value.value.clone(), Some(p.value.span)),
+                );
             }
-            let sig: Vec<(String, String)> = params
-                .iter()
-                .map(|(k, v)| (k.clone(), format!("{v:?}")))
-                .collect();
-            let inst = instances.entry(id.clone()).or_insert_with(|| Instance {
-                id: id.clone(),
-                name: r.name.value.clone(),
-                ty,
-                class: class.clone(),
-                params: params.clone(),
-                consumers: Vec::new(),
-                span: r.span,
-                decls: Vec::new(),
-            });
-            inst.consumers.push((w.name.value.clone(), ns.clone()));
-            inst.decls.push((
-                w.name.value.clone(),
-                r.span,
-                sig,
-                format!("{}/{class}", ty.name.value),
-            ));
-            // Params merged per environment must still satisfy the type.
+            // Params merged per environment must still satisfy the type (values with
+            // placeholders once they are resolved).
             for p in &r.params {
                 if let Some(decl) = ty.params.iter().find(|d| d.name.value == p.key.value) {
                     if matches!(&p.value.value, Scalar::Str(s) if s.contains("${")) {
@@ -464,25 +692,33 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
                     );
                 }
             }
+            let inst = instances.entry(id.clone()).or_insert_with(|| Instance {
+                id: id.clone(),
+                name: r.name.value.clone(),
+                ty,
+                class: class.clone(),
+                consumers: Vec::new(),
+                span: r.span,
+                decls: Vec::new(),
+            });
+            inst.consumers.push((w.name.value.clone(), ns.clone()));
+            inst.decls.push(Decl {
+                workload: w.name.value.clone(),
+                namespace: ns.clone(),
+                span: r.span,
+                params,
+                kind: format!("{}/{class}", ty.name.value),
+            });
         }
     }
-    for inst in instances.values() {
-        let first = &inst.decls[0];
-        for other in &inst.decls[1..] {
-            if other.2 != first.2 || other.3 != first.3 {
-                diags.push(
-                    Diagnostic::error(codes::SHARED_PARAMS_CONFLICT, format!("workloads sharing resource `{}` disagree on its type, class or params", inst.id))
-                        .label(other.1, format!("`{}` declares it like this", other.0))
-                        .related(first.1, format!("`{}` declares it like this", first.0))
-                        .help("a shared resource is one instance; give every declaration the same type, class and params"),
-                );
-            }
-        }
-    }
-    // Match provisioners and render outputs.
+    // Match provisioners, resolve params and render outputs; an instance comes after the
+    // instances its params refer to.
     let plain = templates::registry(templates::Kind::Plain);
-    let mut resources = BTreeMap::new();
-    for mut inst in instances.into_values() {
+    let mut resources: BTreeMap<String, ir::ResourceInstance> = BTreeMap::new();
+    for id in instance_order(&instances, &uses_of) {
+        let Some(mut inst) = instances.remove(&id) else {
+            continue;
+        };
         inst.consumers.sort();
         inst.consumers.dedup();
         let ns = inst
@@ -490,6 +726,37 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             .first()
             .map(|c| c.1.clone())
             .unwrap_or_default();
+        let resolved: Vec<ResolvedParams> = inst
+            .decls
+            .iter()
+            .map(|d| {
+                let cx = Resolve {
+                    workload: &d.workload,
+                    env,
+                    env_type,
+                    namespace: &d.namespace,
+                    uses: uses_of
+                        .get(d.workload.as_str())
+                        .map_or(&[][..], Vec::as_slice),
+                    resources: &resources,
+                };
+                resolve_params(d, inst.ty, &cx, &mut diags)
+            })
+            .collect();
+        let (first_decl, first) = (&inst.decls[0], &resolved[0]);
+        for (other_decl, other) in inst.decls.iter().zip(&resolved).skip(1) {
+            if other.params != first.params
+                || other.terraform != first.terraform
+                || other_decl.kind != first_decl.kind
+            {
+                diags.push(
+                    Diagnostic::error(codes::SHARED_PARAMS_CONFLICT, format!("workloads sharing resource `{}` disagree on its type, class or params", inst.id))
+                        .label(other_decl.span, format!("`{}` declares it like this", other_decl.workload))
+                        .related(first_decl.span, format!("`{}` declares it like this", first_decl.workload))
+                        .help("a shared resource is one instance; give every declaration the same type, class and params"),
+                );
+            }
+        }
         let Some(prov) = match_provisioner(&inst, env, env_type, &mut diags) else {
             continue;
         };
@@ -498,7 +765,8 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             &inst.name,
             &inst.ty.name.value,
             &inst.class,
-            &inst.params,
+            &first.params,
+            &first.terraform,
             env,
             &labels,
             &ns,
@@ -514,6 +782,35 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
                 continue;
             };
             let mut render = |s: &Spanned<String>| match templates::render(&plain, &s.value, &ctx) {
+                Ok(v) if templates::has_terraform_ref(&v) => {
+                    let used = params_in(&v, &first.terraform);
+                    let mut d = Diagnostic::error(
+                        codes::SENSITIVE_PLAIN,
+                        format!(
+                            "output `{}` of provisioner `{}` would write a Terraform reference as plain text",
+                            o.name.value, prov.name.value
+                        ),
+                    );
+                    for (i, (param, resource, output)) in used.iter().enumerate() {
+                        let Some((_, Some(span))) = first_decl.params.get(param) else {
+                            continue;
+                        };
+                        let text = format!(
+                            "param `{param}` holds `expr=` output `{output}` of `{resource}`"
+                        );
+                        d = if i == 0 {
+                            d.label(*span, text)
+                        } else {
+                            d.related(*span, text)
+                        };
+                    }
+                    diags.push(
+                        d.related(s.span, "a `value=`, `expr=` or `secret=` string renders it here")
+                            .note(format!("while provisioning `{}`", inst.id))
+                            .help("a Terraform reference can only go into the `terraform` template; refer to a `value=` output in the param"),
+                    );
+                    None
+                }
                 Ok(v) => Some(v),
                 Err(e) => {
                     diags.push(
@@ -553,7 +850,9 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
                 name: inst.name.clone(),
                 ty: inst.ty.name.value.clone(),
                 class: inst.class.clone(),
-                params: inst.params.clone(),
+                params: first.params.clone(),
+                terraform_params: first.terraform.clone(),
+                references: first.references.clone(),
                 consumers: inst.consumers.clone(),
                 namespace: ns,
                 span: inst.span,
@@ -571,18 +870,10 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             .as_ref()
             .map_or_else(String::new, |s| s.value.clone());
         let ns = namespace(env, &system);
-        let uses: Vec<ir::ResourceUse> = mm
-            .resources
-            .iter()
-            .map(|r| ir::ResourceUse {
-                name: r.name.value.clone(),
-                id: r.id.as_ref().map_or_else(
-                    || format!("{}-{}", w.name.value, r.name.value),
-                    |i| i.value.clone(),
-                ),
-                span: r.span,
-            })
-            .collect();
+        let uses: Vec<ir::ResourceUse> = uses_of
+            .get(w.name.value.as_str())
+            .cloned()
+            .unwrap_or_default();
         let cx = Resolve {
             workload: &w.name.value,
             env,
@@ -879,7 +1170,9 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
     (ir_env, diags)
 }
 
-/// The Handlebars context of SPEC section 8.
+/// The Handlebars context of SPEC section 8. A param holding a Terraform reference (an
+/// `expr=` output of another instance) is a marked string: Terraform escaping writes the
+/// reference as `${EXPR}`, `{{hcl x}}` as the bare expression, and any other kind refuses it.
 #[allow(clippy::too_many_arguments)]
 pub fn template_context(
     id: &str,
@@ -887,6 +1180,7 @@ pub fn template_context(
     ty: &str,
     class: &str,
     params: &BTreeMap<String, Scalar>,
+    terraform_params: &BTreeMap<String, Vec<ir::ParamPart>>,
     env: &ast::Environment,
     labels: &BTreeMap<String, String>,
     namespace: &str,
@@ -896,6 +1190,14 @@ pub fn template_context(
         .iter()
         .map(|(k, v)| {
             let j = match v {
+                // Terraform references travel marked; only Terraform escaping can write them.
+                Scalar::Str(_) if terraform_params.contains_key(k) => json!(terraform_params[k]
+                    .iter()
+                    .map(|p| match p {
+                        ir::ParamPart::Literal(l) => l.clone(),
+                        ir::ParamPart::Terraform { expr, .. } => templates::terraform_ref(expr),
+                    })
+                    .collect::<String>()),
                 Scalar::Str(s) => json!(s),
                 Scalar::Int(i) => json!(i),
                 Scalar::Float(f) => json!(f),

@@ -1,43 +1,142 @@
 //! Pass 5: the dependency graph of one environment (petgraph). Nodes are workloads and resource
-//! instances; edges are `depends-on` and resource use. Cycles are errors listing every edge;
-//! the longest-path depth over `depends-on` gives each workload's deployment wave.
+//! instances; edges point from the dependent to what it needs: `depends-on` (workload →
+//! workload), resource use (workload → resource), param references (`${resources.X.OUT}` in a
+//! param: resource → resource) and Terraform references (a resource's rendered Terraform or
+//! `expr=` output naming an address another instance declares: resource → resource).
+//!
+//! A cycle is a T401 error listing every edge at its span. A workload's deployment wave is the
+//! length of its longest `depends-on` chain (0 = depends on nothing); a resource instance is in
+//! the wave of its earliest consumer. Unused resource types and unconsumed APIs are T402
+//! infos, reported once over the model.
+//! docs/graph.md describes all of it; [`render`] draws the graph as DOT, Mermaid or JSON.
 
-use std::collections::BTreeMap;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 
 use crate::diagnostics::{codes, Diagnostic};
 use crate::ir;
-use crate::source::Span;
+use crate::model::Model;
+use crate::source::{Origin, Sources, Span};
 
 /// A node of the graph.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Node {
     Workload(String),
     Resource(String),
 }
 
+impl Node {
+    /// The workload name or resource instance id.
+    pub fn name(&self) -> &str {
+        match self {
+            Node::Workload(n) | Node::Resource(n) => n,
+        }
+    }
+}
+
 /// Why an edge exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EdgeKind {
+    /// `depends-on`: workload → workload.
     DependsOn,
+    /// A `resource` request: workload → resource instance.
     Uses,
+    /// A param holding `${resources.NAME.OUTPUT}`: resource → resource.
+    References,
+    /// Rendered Terraform or an `expr=` output naming another instance's address.
+    Terraform,
+}
+
+impl EdgeKind {
+    /// The kind as the JSON graph and `--format` outputs name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::DependsOn => "depends-on",
+            EdgeKind::Uses => "uses",
+            EdgeKind::References => "references",
+            EdgeKind::Terraform => "terraform",
+        }
+    }
+}
+
+/// An edge: its kind, where it comes from in the specs, and a short label (the resource NAME
+/// for `uses`, `param → output` for references, the Terraform address for Terraform edges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub kind: EdgeKind,
+    pub span: Span,
+    pub label: String,
+}
+
+/// A Terraform reference between two instances, found in rendered Terraform.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TerraformRef {
+    /// The instance whose Terraform holds the reference.
+    pub from: String,
+    /// The instance that declares the address.
+    pub to: String,
+    /// The address, like `aws_db_instance.orders-db`.
+    pub address: String,
+    /// The template or `expr=` output that holds it.
+    pub span: Span,
 }
 
 /// The graph of one environment with derived facts.
 #[derive(Debug)]
 pub struct Graph {
-    pub graph: DiGraph<Node, (EdgeKind, Span)>,
+    pub graph: DiGraph<Node, Edge>,
     pub index: BTreeMap<Node, NodeIndex>,
-    /// Wave per workload (0 = deployed first).
-    pub waves: BTreeMap<String, usize>,
+    /// Wave per node (0 = deployed first).
+    pub waves: BTreeMap<Node, usize>,
     /// For each workload, the workloads that depend on it: (name, namespace), sorted.
     pub dependents: BTreeMap<String, Vec<(String, String)>>,
 }
 
-/// Build the graph; a cycle is a T401 error.
-pub fn build(env: &ir::Environment) -> (Graph, Vec<Diagnostic>) {
+impl Graph {
+    /// The deployment wave of a workload (0 when unknown).
+    pub fn workload_wave(&self, name: &str) -> usize {
+        self.waves
+            .get(&Node::Workload(name.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The deployment wave of a resource instance (0 when unknown).
+    pub fn resource_wave(&self, id: &str) -> usize {
+        self.waves
+            .get(&Node::Resource(id.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Resource-to-resource edges: (from id, to id, kind), sorted and deduplicated.
+    pub fn resource_edges(&self) -> Vec<(String, String, EdgeKind)> {
+        let mut out: Vec<(String, String, EdgeKind)> = self
+            .graph
+            .edge_references()
+            .filter_map(
+                |e| match (&self.graph[e.source()], &self.graph[e.target()]) {
+                    (Node::Resource(a), Node::Resource(b)) => {
+                        Some((a.clone(), b.clone(), e.weight().kind))
+                    }
+                    _ => None,
+                },
+            )
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Build the graph of one environment; a cycle is a T401 error. `terraform` holds the
+/// references found in the environment's rendered Terraform.
+pub fn build(env: &ir::Environment, terraform: &[TerraformRef]) -> (Graph, Vec<Diagnostic>) {
     let mut graph = DiGraph::new();
     let mut index = BTreeMap::new();
     for w in &env.workloads {
@@ -53,7 +152,15 @@ pub fn build(env: &ir::Environment) -> (Graph, Vec<Diagnostic>) {
         let from = index[&Node::Workload(w.name.clone())];
         for (dep, span) in &w.depends_on {
             if let Some(to) = index.get(&Node::Workload(dep.clone())) {
-                graph.add_edge(from, *to, (EdgeKind::DependsOn, *span));
+                graph.add_edge(
+                    from,
+                    *to,
+                    Edge {
+                        kind: EdgeKind::DependsOn,
+                        span: *span,
+                        label: String::new(),
+                    },
+                );
                 dependents
                     .entry(dep.clone())
                     .or_default()
@@ -62,57 +169,95 @@ pub fn build(env: &ir::Environment) -> (Graph, Vec<Diagnostic>) {
         }
         for u in &w.resources {
             if let Some(to) = index.get(&Node::Resource(u.id.clone())) {
-                graph.add_edge(from, *to, (EdgeKind::Uses, u.span));
+                graph.add_edge(
+                    from,
+                    *to,
+                    Edge {
+                        kind: EdgeKind::Uses,
+                        span: u.span,
+                        label: u.name.clone(),
+                    },
+                );
             }
         }
+    }
+    for inst in env.resources.values() {
+        let from = index[&Node::Resource(inst.id.clone())];
+        for r in &inst.references {
+            if let Some(to) = index.get(&Node::Resource(r.resource.clone())) {
+                graph.add_edge(
+                    from,
+                    *to,
+                    Edge {
+                        kind: EdgeKind::References,
+                        span: r.span,
+                        label: format!("{} → {}", r.param, r.output),
+                    },
+                );
+            }
+        }
+    }
+    let mut tf: Vec<&TerraformRef> = terraform.iter().collect();
+    tf.sort();
+    tf.dedup();
+    for r in tf {
+        let (Some(from), Some(to)) = (
+            index.get(&Node::Resource(r.from.clone())),
+            index.get(&Node::Resource(r.to.clone())),
+        ) else {
+            continue;
+        };
+        graph.add_edge(
+            *from,
+            *to,
+            Edge {
+                kind: EdgeKind::Terraform,
+                span: r.span,
+                label: r.address.clone(),
+            },
+        );
     }
     for d in dependents.values_mut() {
         d.sort();
         d.dedup();
     }
     let mut diags = Vec::new();
-    let mut in_cycle = std::collections::BTreeSet::new();
-    for scc in tarjan_scc(&graph) {
-        if scc.len() < 2 {
-            continue;
-        }
-        let mut names: Vec<String> = scc
-            .iter()
-            .map(|i| match &graph[*i] {
-                Node::Workload(n) | Node::Resource(n) => n.clone(),
-            })
-            .collect();
-        names.sort();
-        in_cycle.extend(names.iter().cloned());
-        let mut edges: Vec<(String, String, Span)> = graph
-            .edge_indices()
-            .filter_map(|e| {
-                let (a, b) = graph.edge_endpoints(e)?;
-                (scc.contains(&a) && scc.contains(&b)).then(|| {
-                    let name = |i: NodeIndex| match &graph[i] {
-                        Node::Workload(n) | Node::Resource(n) => n.clone(),
-                    };
-                    (name(a), name(b), graph[e].1)
-                })
-            })
-            .collect();
-        edges.sort();
-        let mut d = Diagnostic::error(
-            codes::CYCLE,
-            format!("dependency cycle: {}", cycle_text(&edges)),
-        );
-        for (i, (a, b, span)) in edges.iter().enumerate() {
-            d = if i == 0 {
-                d.label(*span, format!("`{a}` depends on `{b}`"))
-            } else {
-                d.related(*span, format!("`{a}` depends on `{b}`"))
-            };
-        }
-        diags.push(d.help("no deployment order exists; remove one of these edges"));
-    }
+    // tarjan_scc lists components in postorder: each after every component it reaches, so the
+    // workloads a workload depends on have their wave when it gets its own.
     let mut waves = BTreeMap::new();
-    for w in &env.workloads {
-        wave(&w.name, env, &in_cycle, &mut waves, 0);
+    for scc in tarjan_scc(&graph) {
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let inner: Vec<_> = graph
+            .edge_references()
+            .filter(|e| members.contains(&e.source()) && members.contains(&e.target()))
+            .collect();
+        if !inner.is_empty() {
+            diags.push(cycle(&graph, &inner));
+        }
+        let wave = scc
+            .iter()
+            .flat_map(|n| graph.edges(*n))
+            .filter(|e| e.weight().kind == EdgeKind::DependsOn && !members.contains(&e.target()))
+            .map(|e| waves.get(&graph[e.target()]).copied().unwrap_or(0) + 1)
+            .max()
+            .unwrap_or(0);
+        for n in &scc {
+            if let Node::Workload(_) = graph[*n] {
+                waves.insert(graph[*n].clone(), wave);
+            }
+        }
+    }
+    // A resource instance deploys with its first consumer: never in an earlier wave, since
+    // Argo CD waits for a wave to be healthy and a claim on a `WaitForFirstConsumer` storage
+    // class stays Pending until a pod uses it.
+    for inst in env.resources.values() {
+        let wave = inst
+            .consumers
+            .iter()
+            .filter_map(|(w, _)| waves.get(&Node::Workload(w.clone())).copied())
+            .min()
+            .unwrap_or(0);
+        waves.insert(Node::Resource(inst.id.clone()), wave);
     }
     (
         Graph {
@@ -125,15 +270,71 @@ pub fn build(env: &ir::Environment) -> (Graph, Vec<Diagnostic>) {
     )
 }
 
-fn cycle_text(edges: &[(String, String, Span)]) -> String {
+/// What an edge means, for cycle messages: "`a` depends on `b`".
+fn edge_text(kind: EdgeKind, label: &str, a: &str, b: &str) -> String {
+    match kind {
+        EdgeKind::DependsOn => format!("`{a}` depends on `{b}`"),
+        EdgeKind::Uses => format!("`{a}` uses `{b}`"),
+        EdgeKind::References => {
+            let param = label.split(" → ").next().unwrap_or(label);
+            format!("param `{param}` of `{a}` refers to `{b}`")
+        }
+        EdgeKind::Terraform => format!("the Terraform of `{a}` refers to `{label}` of `{b}`"),
+    }
+}
+
+/// The T401 error for the edges inside one strongly connected component.
+fn cycle(
+    graph: &DiGraph<Node, Edge>,
+    inner: &[petgraph::graph::EdgeReference<'_, Edge>],
+) -> Diagnostic {
+    let mut edges: Vec<(String, String, EdgeKind, String, Span)> = inner
+        .iter()
+        .map(|e| {
+            (
+                graph[e.source()].name().to_string(),
+                graph[e.target()].name().to_string(),
+                e.weight().kind,
+                e.weight().label.clone(),
+                e.weight().span,
+            )
+        })
+        .collect();
+    edges.sort();
+    edges.dedup();
+    let pairs: Vec<(String, String)> = edges.iter().map(|e| (e.0.clone(), e.1.clone())).collect();
+    let mut d = Diagnostic::error(
+        codes::CYCLE,
+        format!("dependency cycle: {}", cycle_text(&pairs)),
+    );
+    for (i, (a, b, kind, label, span)) in edges.iter().enumerate() {
+        let text = edge_text(*kind, label, a, b);
+        d = if i == 0 {
+            d.label(*span, text)
+        } else {
+            d.related(*span, text)
+        };
+    }
+    let help = if edges.iter().all(|e| e.2 == EdgeKind::DependsOn) {
+        "no deployment order exists; remove one of these `depends-on` lines"
+    } else {
+        "no deployment order exists; remove one of these references"
+    };
+    d.help(help)
+}
+
+fn cycle_text(edges: &[(String, String)]) -> String {
     // Walk the cycle from its first edge so the message reads a → b → c → a.
     let Some(first) = edges.first() else {
         return String::new();
     };
     let mut path = vec![first.0.clone(), first.1.clone()];
+    if first.0 == first.1 {
+        return path.join(" → ");
+    }
     while path.len() <= edges.len() {
         let last = path[path.len() - 1].clone();
-        match edges.iter().find(|e| e.0 == last) {
+        match edges.iter().find(|e| e.0 == last && e.1 != last) {
             Some(e) if e.1 == path[0] => {
                 path.push(e.1.clone());
                 break;
@@ -145,29 +346,75 @@ fn cycle_text(edges: &[(String, String, Span)]) -> String {
     path.join(" → ")
 }
 
-fn wave(
-    name: &str,
-    env: &ir::Environment,
-    in_cycle: &std::collections::BTreeSet<String>,
-    memo: &mut BTreeMap<String, usize>,
-    depth: usize,
-) -> usize {
-    if let Some(w) = memo.get(name) {
-        return *w;
+/// T402 infos over the whole model (not per environment): resource types declared in the tree
+/// that no workload requests in any layer, and APIs that workloads provide but none consumes.
+pub fn unused(model: &Model, sources: &Sources) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let requested: BTreeSet<&str> = model
+        .workloads
+        .values()
+        .flat_map(|w| std::iter::once(&w.body).chain(w.whens.iter().map(|x| &x.body)))
+        .flat_map(|b| &b.resources)
+        .filter_map(|r| r.ty.as_ref().map(|t| t.value.as_str()))
+        .collect();
+    for t in model.resource_types.values() {
+        let in_tree = sources.get(t.name.span.file).origin == Origin::Tree;
+        if in_tree && !requested.contains(t.name.value.as_str()) {
+            diags.push(
+                Diagnostic::info(
+                    codes::UNUSED,
+                    format!("no workload requests resource type `{}`", t.name.value),
+                )
+                .label(t.name.span, "declared here, never requested")
+                .help(format!(
+                    "request it in a workload (`resource NAME type={}`) or remove it",
+                    t.name.value
+                )),
+            );
+        }
     }
-    if in_cycle.contains(name) || depth > env.workloads.len() {
-        memo.insert(name.to_string(), 0);
-        return 0;
+    let consumed: BTreeSet<&str> = model
+        .workloads
+        .values()
+        .flat_map(|w| &w.consumes_api)
+        .map(|a| a.value.as_str())
+        .collect();
+    for w in model.workloads.values() {
+        for api in &w.provides_api {
+            if consumed.contains(api.value.as_str()) {
+                continue;
+            }
+            let mut d = Diagnostic::info(
+                codes::UNUSED,
+                format!(
+                    "API `{}` is provided by `{}` but no workload consumes it",
+                    api.value, w.name.value
+                ),
+            )
+            .label(api.span, "provided here, never consumed");
+            if let Some(a) = model.apis.get(&api.value) {
+                d = d.related(a.name.span, "declared here");
+            }
+            diags.push(d.help(format!(
+                "add `consumes-api {}` to the workloads that call it, or stop declaring it",
+                api.value
+            )));
+        }
     }
-    let deps: Vec<String> = env
-        .workload(name)
-        .map(|w| w.depends_on.iter().map(|d| d.0.clone()).collect())
-        .unwrap_or_default();
-    let value = deps
-        .iter()
-        .map(|d| wave(d, env, in_cycle, memo, depth + 1) + 1)
-        .max()
-        .unwrap_or(0);
-    memo.insert(name.to_string(), value);
-    value
+    diags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycle_text_walks_the_cycle() {
+        let e = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            cycle_text(&[e("a", "b"), e("b", "c"), e("c", "a")]),
+            "a → b → c → a"
+        );
+        assert_eq!(cycle_text(&[e("db", "db")]), "db → db");
+    }
 }

@@ -47,7 +47,11 @@ pub struct Environment {
 impl Environment {
     /// The workload with this name.
     pub fn workload(&self, name: &str) -> Option<&Workload> {
-        self.workloads.iter().find(|w| w.name == name)
+        // Sorted by name, so large environments need no linear scan per lookup.
+        self.workloads
+            .binary_search_by(|w| w.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.workloads[i])
     }
 }
 
@@ -261,6 +265,32 @@ impl Output {
     }
 }
 
+/// A piece of a resolved resource param.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamPart {
+    Literal(String),
+    /// An `expr=` output of another instance: a Terraform expression. Only a `terraform`
+    /// template can use it; there it becomes a reference (`${EXPR}` inside a string).
+    Terraform {
+        resource: String,
+        output: String,
+        expr: String,
+    },
+}
+
+/// A resource-to-resource reference: a param of this instance names an output of another
+/// instance of the same workload (`${resources.NAME.OUTPUT}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The param holding the placeholder.
+    pub param: String,
+    /// The referenced instance id and output.
+    pub resource: String,
+    pub output: String,
+    /// The param's value in the spec.
+    pub span: Span,
+}
+
 /// One resource instance in one environment.
 #[derive(Debug, Clone)]
 pub struct ResourceInstance {
@@ -269,7 +299,12 @@ pub struct ResourceInstance {
     pub name: String,
     pub ty: String,
     pub class: String,
+    /// Params with placeholders resolved; a Terraform-time part is shown as `${EXPR}`.
     pub params: BTreeMap<String, Scalar>,
+    /// The params that hold Terraform-time parts, piece by piece.
+    pub terraform_params: BTreeMap<String, Vec<ParamPart>>,
+    /// Other instances this one's params refer to, in param order.
+    pub references: Vec<Reference>,
     /// Consumers: (workload, namespace), sorted by workload name.
     pub consumers: Vec<(String, String)>,
     /// The namespace of the first consumer by name.

@@ -10,16 +10,21 @@ pub mod cli;
 pub mod diagnostics;
 pub mod emit;
 pub mod expand;
+pub mod format;
 pub mod graph;
 pub mod hcl;
+pub mod init;
 pub mod ir;
 pub mod lower;
 pub mod model;
 pub mod parse;
 pub mod platform;
+pub mod policy;
+pub mod progress;
 pub mod resolve;
 pub mod rules;
 pub mod source;
+pub mod why;
 pub mod write;
 pub mod yaml;
 
@@ -43,8 +48,13 @@ pub fn frontend(root: &Path) -> Frontend {
     diags.extend(parsed.tree_errors);
     let (model, resolve_diags) = resolve::resolve(&parsed.sources, parsed.files);
     diags.extend(resolve_diags);
+    diags.extend(emit::backstage::check(&model));
     diagnostics::sort(&mut diags, &parsed.sources);
     let checked = resolve::checked(model.clone(), &diags);
+    if checked.is_some() {
+        diags.extend(graph::unused(&model, &parsed.sources));
+        diagnostics::sort(&mut diags, &parsed.sources);
+    }
     Frontend {
         sources: parsed.sources,
         model,
@@ -58,6 +68,10 @@ pub fn frontend(root: &Path) -> Frontend {
 pub struct Options {
     /// Environments to compile (empty: all).
     pub envs: std::collections::BTreeSet<String>,
+    /// The date waivers expire against (`None`: `SOURCE_DATE_EPOCH`, else the clock).
+    pub today: Option<ast::Date>,
+    /// `--source-url`: the repository URL of ROOT, for Backstage `source-location` annotations.
+    pub source_url: Option<String>,
 }
 
 /// Everything a full compilation produced.
@@ -67,6 +81,10 @@ pub struct Outcome {
     pub envs: Vec<ir::Environment>,
     pub artifacts: write::Artifacts,
     pub diags: Vec<Diagnostic>,
+    /// Rule and policy findings that waivers removed.
+    pub waived: usize,
+    /// The dependency graph of each rendered environment, by name.
+    pub graphs: std::collections::BTreeMap<String, graph::Graph>,
 }
 
 impl Outcome {
@@ -94,6 +112,8 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
     let mut diags = fe.diags;
     let mut outcome_envs = Vec::new();
     let mut artifacts = write::Artifacts::new();
+    let mut waived = 0;
+    let mut graphs = std::collections::BTreeMap::new();
     if let Some(checked) = &fe.checked {
         for name in &options.envs {
             if !checked.environments.contains_key(name) {
@@ -103,16 +123,63 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
                 ));
             }
         }
-        let (envs, expand_diags) = expand::expand(checked, &options.envs);
+        // Every environment is expanded: the catalog covers them all, whatever `--env` selected
+        // (SPEC section 5); Kubernetes and Terraform are rendered for the selected ones only.
+        let (all_envs, expand_diags) = expand::expand(checked, &Default::default());
         diags.extend(expand_diags);
-        let rendered: Vec<Rendered> = envs
-            .par_iter()
-            .map(|env| render_env(checked, &fe.sources, env))
+        let envs: Vec<ir::Environment> = all_envs
+            .iter()
+            .filter(|e| options.envs.is_empty() || options.envs.contains(&e.name))
+            .cloned()
             .collect();
-        for (files, d) in rendered {
-            diags.extend(d);
+        // Rendered Kubernetes objects are parsed back only for policies that target them.
+        let k8s_policies = checked.policies.values().any(|p| {
+            matches!(
+                p.target.as_ref().map(|t| &t.value),
+                Some(ast::PolicyTarget::Kubernetes { .. })
+            )
+        });
+        let rendered: Vec<(Rendered, policy::Rendered, graph::Graph)> = envs
+            .par_iter()
+            .map(|env| {
+                let ((files, d), g) = render_env(checked, &fe.sources, env);
+                let span = |w: &str| checked.workloads.get(w).map(|x| x.name.span);
+                let objects = policy::rendered::collect(env, &files, &span, k8s_policies);
+                ((files, d), objects, g)
+            })
+            .collect();
+        let mut objects = Vec::new();
+        let mut per_env = Vec::new();
+        let mut paths = Vec::new();
+        for (((files, d), o, g), env) in rendered.into_iter().zip(&envs) {
+            per_env.push((env.name.clone(), d));
+            paths.extend(files.iter().map(|(p, _)| p.clone()));
             artifacts.extend(files);
+            objects.push(o);
+            graphs.insert(env.name.clone(), g);
         }
+        diags.extend(expand::merge_env_diags(per_env));
+        let catalog = emit::backstage::Context {
+            sources: &fe.sources,
+            envs: &all_envs,
+            source_url: options.source_url.as_deref(),
+        };
+        let (files, d) = emit::backstage::emit(checked, &catalog);
+        diags.extend(d);
+        paths.extend(files.iter().map(|(p, _)| p.clone()));
+        artifacts.extend(files);
+        diags.extend(path_collisions(checked, &envs, &paths));
+        let policies = policy::run(&policy::Input {
+            model: checked,
+            sources: &fe.sources,
+            envs: &envs,
+            rendered: &objects,
+            today: options.today.unwrap_or_else(policy::waivers::default_today),
+            evaluate: !diags.iter().any(Diagnostic::is_error),
+            all_envs: options.envs.is_empty(),
+        });
+        diags.extend(policies.diags);
+        waived = policies.waived;
         outcome_envs = envs;
     }
     diagnostics::sort(&mut diags, &fe.sources);
@@ -122,14 +189,24 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         envs: outcome_envs,
         artifacts,
         diags,
+        waived,
+        graphs,
     }
 }
 
 /// Files (path relative to OUT, bytes) and diagnostics of one environment.
 type Rendered = (Vec<(String, Vec<u8>)>, Vec<Diagnostic>);
 
-fn render_env(model: &model::Checked, sources: &Sources, env: &ir::Environment) -> Rendered {
-    let (graph, mut diags) = graph::build(env);
+/// Render one environment: Terraform templates first (the graph needs the references in
+/// them), then the graph, then Kubernetes, then the Terraform files (`depends_on` needs the
+/// graph).
+fn render_env(
+    model: &model::Checked,
+    sources: &Sources,
+    env: &ir::Environment,
+) -> (Rendered, graph::Graph) {
+    let terraform = emit::terraform::prepare(model, sources, env);
+    let (graph, mut diags) = graph::build(env, &terraform.references());
     let mut files = Vec::new();
     let file_of = |span: source::Span| sources.get(span.file).name.clone();
     let env_file = file_of(env.span);
@@ -143,7 +220,7 @@ fn render_env(model: &model::Checked, sources: &Sources, env: &ir::Environment) 
         let cx = emit::kubernetes::Context {
             env,
             dependents: graph.dependents.get(&w.name).cloned().unwrap_or_default(),
-            wave: graph.waves.get(&w.name).copied().unwrap_or(0),
+            wave: graph.workload_wave(&w.name),
             header: header("#", [file_of(w.span)]),
         };
         let docs = emit::kubernetes::workload_documents(w, &cx);
@@ -163,9 +240,73 @@ fn render_env(model: &model::Checked, sources: &Sources, env: &ir::Environment) 
             text.into_bytes(),
         ));
     }
-    let (tf_files, tf_diags) = emit::terraform::emit(model, sources, env);
+    let (tf_files, tf_diags) = terraform.finish(&graph);
     files.extend(tf_files);
     diags.extend(tf_diags);
     diags.sort_by_key(|d| d.primary_span());
-    (files, diags)
+    ((files, diags), graph)
+}
+
+/// T703 for generated paths that would land on one file: the same path twice (a workload
+/// named `namespace` next to `namespace.yaml`), or paths that differ only in letter case,
+/// which are one file on macOS and Windows.
+fn path_collisions(
+    model: &model::Checked,
+    envs: &[ir::Environment],
+    paths: &[String],
+) -> Vec<Diagnostic> {
+    // The spec item a generated path is named after: a workload or resource instance of its
+    // environment, else the environment; catalog files by workload name.
+    let origin = |path: &str| -> Option<source::Span> {
+        let stem = path.rsplit('/').next()?.split('.').next()?;
+        let first = path.split('/').next()?;
+        match envs.iter().find(|e| e.name == first) {
+            Some(env) => Some(
+                env.workload(stem)
+                    .and_then(|w| model.workloads.get(&w.name))
+                    .map(|w| w.name.span)
+                    .or_else(|| env.resources.get(stem).map(|r| r.span))
+                    .unwrap_or(env.span),
+            ),
+            None => model.workloads.get(stem).map(|w| w.name.span),
+        }
+    };
+    // One diagnostic per pair of producers, however many environments repeat the collision.
+    let mut found: Vec<(Option<source::Span>, Option<source::Span>, Diagnostic)> = Vec::new();
+    for (first, second) in write::collisions(paths.iter().map(String::as_str)) {
+        let primary = origin(&second);
+        // The other producer of an exact duplicate is its environment (`namespace.yaml`).
+        let env_span = || {
+            let env = second.split('/').next()?;
+            envs.iter().find(|e| e.name == env).map(|e| e.span)
+        };
+        let other = if first == second {
+            env_span()
+        } else {
+            origin(&first)
+        }
+        .filter(|s| Some(*s) != primary);
+        if let Some((_, _, d)) = found.iter_mut().find(|(p, _, _)| *p == primary) {
+            d.notes.push(format!("also `{second}`"));
+            continue;
+        }
+        let message = if first == second {
+            format!("two generated files would both be written to `{first}`")
+        } else {
+            format!(
+                "generated paths `{first}` and `{second}` differ only in letter case; \
+                 they are one file on case-insensitive file systems (macOS, Windows)"
+            )
+        };
+        let mut d = Diagnostic::error(diagnostics::codes::PATH_COLLISION, message)
+            .help("rename one of the items so that their output paths differ");
+        if let Some(span) = primary {
+            d = d.label(span, format!("produces `{second}`"));
+        }
+        if let Some(span) = other {
+            d = d.related(span, format!("also produces `{first}`"));
+        }
+        found.push((primary, other, d));
+    }
+    found.into_iter().map(|(_, _, d)| d).collect()
 }

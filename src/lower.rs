@@ -371,6 +371,22 @@ impl<'a> Lx<'a> {
                 );
                 None
             }
+            KdlValue::String(s) => {
+                // "10s", "30 seconds": a unit where a plain number of seconds is expected.
+                let digits: String = s.trim().chars().take_while(char::is_ascii_digit).collect();
+                let help = (!digits.is_empty()).then(|| {
+                    format!(
+                        "remove the quotes and the unit: {digits} (durations are whole seconds)"
+                    )
+                });
+                self.type_error(val, "an integer", help);
+                None
+            }
+            KdlValue::Float(f) => {
+                let help = Some(format!("write a whole number, e.g. {}", f.round()));
+                self.type_error(val, "an integer", help);
+                None
+            }
             _ => {
                 self.type_error(val, "an integer", None);
                 None
@@ -1626,6 +1642,13 @@ impl<'a> Lx<'a> {
                     let kv = self.view(k);
                     self.finish(&kv, &[]);
                     self.no_children(&kv);
+                    if n == "command" && kv.args.is_empty() && !patch {
+                        self.push(
+                            Diagnostic::error(codes::WRONG_ARGUMENTS, "`command` needs at least one argument")
+                                .label(kv.span, "empty command")
+                                .help("write `command \"/app/server\" \"--flag\"`, or remove it to use the image's entrypoint"),
+                        );
+                    }
                     let items = self.string_args(&kv);
                     for it in &items {
                         self.check_placeholders(it);

@@ -14,6 +14,10 @@ use crate::source::{FileId, Origin, SourceFile, Sources, Span};
 /// Deepest `{` nesting accepted; deeper input is refused before the recursive parser sees it.
 pub const MAX_DEPTH: usize = 64;
 
+/// Largest spec file parsed (T105). The KDL parser reads about 2 MB/s in release builds, so
+/// this bounds the time one file can take; it also keeps byte offsets far below `u32::MAX`.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
 /// The front end's result: every file, its AST, and the diagnostics of passes 1 and 2.
 #[derive(Debug, Default)]
 pub struct Parsed {
@@ -60,6 +64,9 @@ pub fn discover(root: &Path) -> (Vec<(String, PathBuf)>, Vec<Diagnostic>) {
     };
     let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let mut out = Vec::new();
+    // Symlinked folders that lead outside ROOT are reported and not walked: one could point
+    // at `/`.
+    let escaping = std::cell::RefCell::new(Vec::new());
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
@@ -73,6 +80,16 @@ pub fn discover(root: &Path) -> (Vec<(String, PathBuf)>, Vec<Diagnostic>) {
                 && (name.starts_with('.') || e.path().join(".trestle/manifest.json").is_file())
             {
                 return false;
+            }
+            if e.file_type().is_dir() && e.path_is_symlink() {
+                let inside = e
+                    .path()
+                    .canonicalize()
+                    .is_ok_and(|real| real.starts_with(&canon_root));
+                if !inside {
+                    escaping.borrow_mut().push(rel_name(root, e.path()));
+                    return false;
+                }
             }
             if let Some(ig) = &ignore {
                 let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -125,6 +142,12 @@ pub fn discover(root: &Path) -> (Vec<(String, PathBuf)>, Vec<Diagnostic>) {
             }
         }
         out.push((rel, entry.path().to_path_buf()));
+    }
+    for rel in escaping.into_inner() {
+        diags.push(
+            Diagnostic::error(codes::PATH_ESCAPES_ROOT, format!("`{rel}` is a symlink to a folder outside ROOT"))
+                .help("spec files must live inside ROOT; move the folder in, or list the link in `.trestleignore`"),
+        );
     }
     (out, diags)
 }
@@ -434,18 +457,23 @@ fn braces(text: &str) -> Vec<(usize, bool)> {
 }
 
 /// Visit every byte outside strings and comments; stop when `f` returns false.
+///
+/// This must lex strings exactly as KDL v2 does (quoted, multi-line `"""`, raw `#"…"#` with any
+/// number of `#`): a brace this scan wrongly takes for string content would slip past
+/// [`too_deep`] into the recursive parser.
 fn scan(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
     let b = text.as_bytes();
     let mut i = 0usize;
     while i < b.len() {
         match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
+            b'"' => i = skip_quoted(b, i),
+            b'#' => {
+                let hashes = b[i..].iter().take_while(|&&c| c == b'#').count();
+                if b.get(i + hashes) == Some(&b'"') {
+                    i = skip_raw(b, i + hashes, hashes);
+                } else {
+                    // Not a raw string (`#true`); `#` is never a brace, skip the run at once.
+                    i += hashes - 1;
                 }
             }
             b'/' if b.get(i + 1) == Some(&b'/') => {
@@ -479,6 +507,41 @@ fn scan(text: &str, mut f: impl FnMut(usize, u8) -> bool) {
     }
 }
 
+/// The offset of the closing quote of the quoted string opening at `at` (a `"`), or the end.
+fn skip_quoted(b: &[u8], at: usize) -> usize {
+    let multi = b[at..].starts_with(b"\"\"\"");
+    let mut i = at + if multi { 3 } else { 1 };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'"' if !multi => return i,
+            b'"' if b[i..].starts_with(b"\"\"\"") => return i + 2,
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// The offset of the last `#` of the raw string whose quotes start at `at`, opened by
+/// `hashes` `#` characters; raw strings have no escapes.
+fn skip_raw(b: &[u8], at: usize, hashes: usize) -> usize {
+    let quotes = if b[at..].starts_with(b"\"\"\"") { 3 } else { 1 };
+    let mut i = at + quotes;
+    while i < b.len() {
+        if b[i..].starts_with(&b"\"\"\""[..quotes])
+            && b[i + quotes..].len() >= hashes
+            && b[i + quotes..i + quotes + hashes]
+                .iter()
+                .all(|&c| c == b'#')
+        {
+            return i + quotes + hashes - 1;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 /// kdl's labels read like "not float"; say what was expected instead.
 fn kdl_label(label: Option<&str>, message: &str) -> String {
     match label {
@@ -509,9 +572,37 @@ fn too_deep(text: &str) -> Option<usize> {
     found
 }
 
+/// The file's bytes, or `Ok(None)` when it is larger than [`MAX_FILE_SIZE`] (read no further).
+fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_SIZE).then_some(bytes))
+}
+
 fn read_one(id: FileId, name: String, path: PathBuf) -> FileResult {
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let bytes = match read_capped(&path) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let file = SourceFile::new(name.clone(), Some(path), Arc::from(""), Origin::Tree);
+            return FileResult {
+                file,
+                ast: None,
+                diags: vec![Diagnostic::error(
+                    codes::FILE_TOO_LARGE,
+                    format!(
+                        "`{name}` is {:.1} MiB; spec files are limited to {} MiB",
+                        size as f64 / f64::from(1 << 20),
+                        MAX_FILE_SIZE >> 20
+                    ),
+                )
+                .label(Span::new(id, 0, 0), "this file")
+                .help("split it into several files, or list it in `.trestleignore`")],
+            };
+        }
         Err(e) => {
             let file = SourceFile::new(name.clone(), Some(path), Arc::from(""), Origin::Tree);
             return FileResult {

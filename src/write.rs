@@ -279,6 +279,39 @@ pub fn is_safe_path(path: &str) -> bool {
     !path.ends_with(TMP_SUFFIX)
 }
 
+/// Generated paths that would land on the same file: the same path twice, or paths (or
+/// folders on the way) that differ only in letter case, which are one file on the
+/// case-insensitive file systems of macOS and Windows. Each pair is (earlier, later) in the
+/// given order; one pair per colliding path.
+pub fn collisions<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    // Folded spelling -> the first spelling seen, for files and for every folder prefix.
+    let mut files: HashMap<String, &str> = HashMap::new();
+    let mut dirs: HashMap<String, (&str, &str)> = HashMap::new();
+    let mut out = Vec::new();
+    for path in paths {
+        let folded = path.to_lowercase();
+        if let Some(first) = files.insert(folded.clone(), path) {
+            out.push((first.to_string(), path.to_string()));
+            continue;
+        }
+        for (i, _) in path.match_indices('/') {
+            let dir = &path[..=i];
+            // Lower-casing can change byte lengths, so fold the prefix on its own.
+            match dirs.entry(dir.to_lowercase()) {
+                std::collections::hash_map::Entry::Occupied(e) if e.get().0 != dir => {
+                    out.push((e.get().1.to_string(), path.to_string()));
+                    break;
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((dir, path));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// OUT joined with a safe relative path, one component at a time.
 fn join(out: &Path, rel: &str) -> PathBuf {
     let mut p = out.to_path_buf();
@@ -509,14 +542,28 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
         }
     }
 
+    // Hash every artifact and read what is on disk at its path in parallel; the decisions
+    // below stay sequential. A read that went through a symlink is never used: the path is
+    // only compared when it and its folders are plain files and folders.
+    let prefetched: HashMap<&str, (String, Option<Vec<u8>>)> = {
+        use rayon::prelude::*;
+        artifacts
+            .par_iter()
+            .filter(|(path, _)| scope.owns(path))
+            .map(|(path, bytes)| {
+                let current = fs::read(join(out, path)).ok();
+                (path.as_str(), (content_hash(bytes), current))
+            })
+            .collect()
+    };
     let mut conflicts = BTreeSet::new();
     let mut hashes = BTreeMap::new();
     let mut keep_dirs = BTreeSet::new();
     'artifact: for (path, bytes) in artifacts {
-        if !scope.owns(path) {
+        let Some((hash, current)) = prefetched.get(path.as_str()) else {
             continue;
-        }
-        hashes.insert(path.clone(), content_hash(bytes));
+        };
+        hashes.insert(path.clone(), hash.clone());
         keep_dirs.extend(ancestors(path).map(str::to_string));
         let mut parent_missing = false;
         for dir in ancestors(path) {
@@ -559,21 +606,24 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
                 }
             },
             Ok(Kind::File) => {
-                let current = match fs::read(join(out, path)) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        errors.push(io_err(path, e));
-                        continue;
-                    }
+                let current: std::borrow::Cow<'_, [u8]> = match current {
+                    Some(b) => b.into(),
+                    None => match fs::read(join(out, path)) {
+                        Ok(b) => b.into(),
+                        Err(e) => {
+                            errors.push(io_err(path, e));
+                            continue;
+                        }
+                    },
                 };
-                match (owned, current == *bytes) {
+                match (owned, *current == **bytes) {
                     (Some(_), true) => Change::Unchanged,
                     (None, true) => Change::Adopt,
                     (Some(h), false) => {
                         if content_hash(&current) != *h {
                             hand_edited.push(path.clone());
                         }
-                        old.insert(path.clone(), current);
+                        old.insert(path.clone(), current.into_owned());
                         Change::Update
                     }
                     (None, false) => {
@@ -658,8 +708,12 @@ impl Plan {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file in the same directory and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
+/// that an interrupted run leaves the file either old or new. Only `sync` files are flushed
+/// to disk before the rename: syncing every generated file made large builds take tens of
+/// seconds, and generated files are rebuilt from the specs after a power loss (the manifest,
+/// which decides ownership, is synced).
+fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -677,8 +731,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        // Without this a crash after the rename could leave an empty file on some filesystems.
-        f.sync_all()?;
+        // Without this a power loss after the rename could leave an empty file on some
+        // filesystems.
+        if sync {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, path)
     })();
@@ -697,6 +754,34 @@ fn remove_empty_tree(dir: &Path) -> io::Result<()> {
         }
     }
     fs::remove_dir(dir)
+}
+
+/// Writes one created or updated file of `plan`.
+fn write_one(plan: &Plan, artifacts: &Artifacts, path: &str) -> Result<(), WriteError> {
+    let bytes = artifacts.get(path).ok_or_else(|| {
+        io_err(
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "artifact missing at apply"),
+        )
+    })?;
+    // The manifest already records the planned hash; writing anything else would lie.
+    if plan.hashes.get(path) != Some(&content_hash(bytes)) {
+        return Err(io_err(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "artifact changed between plan and apply",
+            ),
+        ));
+    }
+    let target = join(&plan.out, path);
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| io_err(path, e))?;
+    }
+    if kind_of(&target).map_err(|e| io_err(path, e))? == Kind::Dir {
+        remove_empty_tree(&target).map_err(|e| io_err(path, e))?;
+    }
+    write_atomic(&target, bytes, false).map_err(|e| io_err(path, e))
 }
 
 /// Carries out `plan` with the same `artifacts`: removals, then writes, then the manifest, last.
@@ -725,49 +810,32 @@ pub fn apply(plan: &Plan, artifacts: &Artifacts) -> Result<Summary, WriteError> 
         }
     }
 
+    let mut writes = Vec::new();
     for (path, change) in &plan.entries {
         match change {
-            Change::Create | Change::Update => {}
-            Change::Unchanged => {
-                summary.unchanged += 1;
-                continue;
-            }
-            Change::Adopt => {
-                summary.adopted += 1;
-                continue;
-            }
-            Change::Remove => continue,
+            Change::Create | Change::Update => writes.push(path),
+            Change::Unchanged => summary.unchanged += 1,
+            Change::Adopt => summary.adopted += 1,
+            Change::Remove => {}
         }
-        let bytes = artifacts.get(path.as_str()).ok_or_else(|| {
-            io_err(
-                path,
-                io::Error::new(io::ErrorKind::InvalidInput, "artifact missing at apply"),
-            )
-        })?;
-        // The manifest already records the planned hash; writing anything else would lie.
-        if plan.hashes.get(path) != Some(&content_hash(bytes)) {
-            return Err(io_err(
-                path,
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "artifact changed between plan and apply",
-                ),
-            ));
-        }
-        let target = join(out, path);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|e| io_err(path, e))?;
-        }
-        if kind_of(&target).map_err(|e| io_err(path, e))? == Kind::Dir {
-            remove_empty_tree(&target).map_err(|e| io_err(path, e))?;
-        }
-        write_atomic(&target, bytes).map_err(|e| io_err(path, e))?;
+    }
+    // Files are independent (removals are done, every parent folder is ours to create), so
+    // they are written in parallel; the first error in path order is reported.
+    let results: Vec<Result<(), WriteError>> = {
+        use rayon::prelude::*;
+        writes
+            .par_iter()
+            .map(|path| write_one(plan, artifacts, path))
+            .collect()
+    };
+    for r in results {
+        r?;
         summary.written += 1;
     }
 
     if plan.manifest_changed {
         fs::create_dir_all(out.join(STATE_DIR)).map_err(|e| io_err(STATE_DIR, e))?;
-        write_atomic(&join(out, MANIFEST_PATH), &plan.manifest)
+        write_atomic(&join(out, MANIFEST_PATH), &plan.manifest, true)
             .map_err(|e| io_err(MANIFEST_PATH, e))?;
     }
     Ok(summary)
@@ -882,6 +950,37 @@ mod tests {
     fn build(out: &Path, a: &Artifacts, scope: &Scope) -> Summary {
         let p = plan(out, a, scope).expect("plan");
         apply(&p, a).expect("apply")
+    }
+
+    #[test]
+    fn collisions_exact_case_and_folders() {
+        let found = collisions([
+            "prod/kubernetes/shop/api.yaml",
+            "prod/kubernetes/shop/worker.yaml",
+            "prod/kubernetes/shop/API.yaml",
+            "prod/kubernetes/shop/worker.yaml",
+            "prod/kubernetes/Shop/other.yaml",
+            "prod/terraform/straße.tf",
+            "prod/terraform/STRASSE.tf",
+        ]);
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "prod/kubernetes/shop/api.yaml".to_string(),
+                    "prod/kubernetes/shop/API.yaml".to_string()
+                ),
+                (
+                    "prod/kubernetes/shop/worker.yaml".to_string(),
+                    "prod/kubernetes/shop/worker.yaml".to_string()
+                ),
+                (
+                    "prod/kubernetes/shop/api.yaml".to_string(),
+                    "prod/kubernetes/Shop/other.yaml".to_string()
+                ),
+            ]
+        );
+        assert!(collisions(["a/b.yaml", "a/c.yaml", "b/b.yaml"]).is_empty());
     }
 
     fn changes(p: &Plan) -> Vec<(&str, Change)> {

@@ -6,7 +6,10 @@
 //! runs the real binary, `trestle validate ROOT` (or the verb named in a `verb` file), and
 //! compares against `expected.txt`: one line per diagnostic (`CODE severity file:line:col`)
 //! followed by the rendered human diagnostics. `TRESTLE_BLESS=1 cargo test` rewrites them.
-//! A case named `T123-…` must report code T123; any case must exit 0 or 1, never panic.
+//! A case named `T123-…` must report code T123; a case named `rule-<rule-id>-fires` must report
+//! that rule and one named `rule-<rule-id>-passes` must not; a `code` file lists further codes
+//! (rule ids, policy names) the case must report, one per line. Any case must exit 0 or 1,
+//! never panic.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +20,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();
-        if name == "expected.txt" || name == "no-base" || name == "verb" {
+        if name == "expected.txt" || name == "no-base" || name == "verb" || name == "code" {
             continue;
         }
         let target = to.join(&name);
@@ -93,6 +96,37 @@ fn run_case(dir: &Path) -> Result<(), Failed> {
                 diags.iter().map(|d| d["code"].clone()).collect::<Vec<_>>()
             )
             .into());
+        }
+    }
+    let codes: Vec<&str> = diags.iter().filter_map(|d| d["code"].as_str()).collect();
+    let mut required: Vec<String> = std::fs::read_to_string(dir.join("code"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(rest) = name.strip_prefix("rule-") {
+        // The longest rule id the name starts with: `rule-image-tag-pinned-digest-fires`.
+        let rule = trestle::rules::RULES
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| rest.starts_with(&format!("{id}-")))
+            .max_by_key(|id| id.len())
+            .ok_or_else(|| format!("`{name}` names no built-in rule"))?;
+        if name.ends_with("-fires") {
+            required.push(rule.to_string());
+        } else if name.ends_with("-passes") {
+            if codes.contains(&rule) {
+                return Err(format!("`{rule}` fired, but the case says it passes").into());
+            }
+        } else {
+            return Err(format!("`{name}` must end in -fires or -passes").into());
+        }
+    }
+    for want in &required {
+        if !codes.contains(&want.as_str()) {
+            return Err(format!("expected a `{want}` diagnostic, got {codes:?}").into());
         }
     }
     let mut actual = String::new();

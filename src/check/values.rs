@@ -160,6 +160,74 @@ pub fn suggest_port_name(s: &str) -> Option<String> {
     (out != s && port_name(&out).is_ok()).then_some(out)
 }
 
+/// Check a Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of at most
+/// 63 characters of `[A-Za-z0-9._-]` that starts and ends with a letter or digit.
+pub fn label_key(s: &str) -> Result<(), String> {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    if let Some(p) = prefix {
+        let ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|l| {
+                !l.is_empty()
+                    && l.bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !ok {
+            return Err(
+                "a label key's prefix is a lower-case DNS name, e.g. `acme.example/team`".into(),
+            );
+        }
+    }
+    if name.is_empty() {
+        return Err("a label key needs a name after the prefix".into());
+    }
+    label_value(name).map_err(|_| {
+        "label keys are at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit (e.g. `cost-center`)".into()
+    })
+}
+
+/// Check a Kubernetes label value: empty, or at most 63 characters of `[A-Za-z0-9._-]` that
+/// start and end with a letter or digit.
+pub fn label_value(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    let b = s.as_bytes();
+    let ok = s.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+    if ok {
+        return Ok(());
+    }
+    let fixed: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .chars()
+        .take(63)
+        .collect();
+    let rule = "label values are at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit";
+    if fixed.is_empty() {
+        Err(rule.into())
+    } else {
+        Err(format!("{rule}: e.g. \"{fixed}\""))
+    }
+}
+
 /// Check an environment variable name (a C identifier).
 pub fn env_name(s: &str) -> Result<(), String> {
     let mut chars = s.chars();
@@ -565,6 +633,38 @@ mod tests {
         ] {
             assert!(cron(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pointed_help() {
+        assert_eq!(cron_at("0 24 * * *").unwrap_err().0, Some((2, 4)));
+        assert_eq!(cron_at("0 3 * *").unwrap_err().0, None);
+        let e = placeholders("x${resources.db.host:-localhost}").unwrap_err();
+        assert!(e.help.contains("`${resources.db.host}`"));
+        let e = placeholders("${resources.db.host/shop").unwrap_err();
+        assert_eq!(e.range, (0, 19));
+        assert!(e.help.contains("`${resources.db.host}`"));
+        assert!(host("https://Shop.acme.example/api")
+            .unwrap_err()
+            .contains("host=\"shop.acme.example\" path=\"/api\""));
+        assert_eq!(suggest_port_name("HTTP").as_deref(), Some("http"));
+        assert_eq!(
+            suggest_port_name("prometheus-metrics").as_deref(),
+            Some("prometheus")
+        );
+    }
+
+    #[test]
+    fn labels_and_dates() {
+        assert!(label_key("cost-center").is_ok());
+        assert!(label_key("acme.example/team").is_ok());
+        assert!(label_key("cost center").is_err());
+        assert!(label_value("").is_ok());
+        assert!(label_value("cc-4100").is_ok());
+        assert!(label_value("Shop Team").unwrap_err().contains("Shop-Team"));
+        assert_eq!(date_fix("31/03/2027").as_deref(), Some("2027-03-31"));
+        assert_eq!(date_fix("03/04/2027"), None);
+        assert_eq!(date_problem("2027-02-30"), "2027-02 has 28 days");
     }
 
     #[test]

@@ -41,6 +41,10 @@ Fix the file system entry or list it in `.trestleignore`.";
     TOO_DEEP = "T104", "spec nesting too deep",
 "A KDL document nests children deeper than trestle accepts (64 levels). No spec needs this;
 it is refused so that hostile input cannot exhaust the stack.";
+    FILE_TOO_LARGE = "T105", "spec file too large",
+"A spec file is larger than 16 MiB and is not parsed. Hand-written specs are kilobytes; a file
+this large is usually generated or not a spec at all, and parsing it would take seconds to
+minutes. Split it into several files, or list it in `.trestleignore`.";
 
     // ---- T2xx: schema and types ----
     UNKNOWN_NODE = "T201", "unknown node",
@@ -120,7 +124,16 @@ folder); `type`, `class` and `id` cannot name resource parameters.";
 "Dates are written `YYYY-MM-DD`, e.g. `expires=\"2027-03-31\"`.";
     INVALID_VALUE = "T220", "invalid value",
 "A value is malformed for its field: an email without `@`, an empty image, a probe path not
-starting with `/`, a file mode outside 0 to 0777, a route host that is not a DNS name.";
+starting with `/`, a file mode outside 0 to 0777, a route host that is not a DNS name, a
+blank team or member `title` (it becomes a Backstage display name, which must not be empty).";
+    MEMBER_CONFLICT = "T221", "member declared differently in two teams",
+"A member listed in several teams is one Backstage User that is a member of each of them, so
+its `email` and `title` must agree wherever they are given.
+
+    team payments { member alice email=\"alice@acme.example\" }
+    team platform { member alice email=\"alice@other.example\" }   // error
+
+Give the same value in both places, or set it in one place only.";
 
     // ---- T3xx: names and references ----
     UNDEFINED_NAME = "T301", "undefined name",
@@ -159,32 +172,58 @@ does not exist.";
     // ---- T4xx: graph ----
     CYCLE = "T401", "dependency cycle",
 "Workloads and resources form a cycle through `depends-on`, resource use or
-resource-to-resource references. No deployment order exists; every edge of the cycle is
-shown at its span. Break one edge.";
+resource-to-resource references (a param holding `${resources.NAME.OUTPUT}`, or Terraform
+naming another instance's address). No deployment order exists; every edge of the cycle is
+shown at its span. Break one edge.
+
+    workload api    { …; depends-on worker }
+    workload worker { …; depends-on api }     // error: api → worker → api
+
+    resource a type=dns-record name=\"a.example.com\" target=\"${resources.b.fqdn}\"
+    resource b type=dns-record name=\"b.example.com\" target=\"${resources.a.fqdn}\"
+
+docs/graph.md describes the edges; `trestle graph ROOT --env E` draws them.";
     UNUSED = "T402", "declared but unused",
-"A resource type that no workload requests, or an API that is provided but never consumed.
-This is information, not an error.";
+"A resource type declared in the tree that no workload requests (in any layer), or an API
+that a workload provides (`provides-api`) and none consumes (`consumes-api`). This is
+information, not an error: it never changes the exit code, and it is reported once for the
+whole tree, not per environment.";
     SELF_DEPENDENCY = "T403", "workload depends on itself",
 "A `depends-on` names the workload it is in.";
 
     // ---- T5xx: policy ----
     POLICY_VIOLATION = "T501", "policy violation",
-"A custom `policy` failed. The primary label is the spec item that produced the failing
-object; the policy's declaration is a related label. Fix the spec, or add a `waiver` with a
-reason and an expiry date.";
+"A custom `policy` failed. Such a finding carries the policy's name as its code (not T501) and
+the policy's severity. The primary label is the spec item that produced the failing object
+(for a rendered Kubernetes object or Terraform block: the workload or `resource` line); the
+policy's declaration and its `assert` are related labels. Fix the spec, or add a `waiver` with
+a reason and an expiry date.
+
+    waiver trusted-registry workload=catalog-api expires=\"2027-06-30\" reason=\"PLAT-412: …\"";
     CEL_COMPILE = "T502", "CEL expression does not compile",
-"A policy's `when`, `assert` or `message-expr` is not valid CEL.";
+"A policy's `when`, `assert` or `message-expr` is not valid CEL, or uses a name other than
+`object` and `env` (team and API policies have no `env`). The label points at the offending
+character when the string has no escapes.
+
+    assert \"object.replicas >= \"      // error: the expression ends too early
+    assert \"obj.replicas >= 2\"        // error: unknown name `obj`; did you mean `object`?";
     CEL_EVAL = "T503", "CEL evaluation error",
-"A policy expression failed at evaluation time (a missing field, a type mismatch). Guard the
-field with `has(object.field)` in `when`.";
+"A policy expression failed at evaluation time: a missing field, a type mismatch, or a `when`
+or `assert` that is not a bool. The note lists the items (and environments) it failed for.
+Optional fields are absent when unset, so guard them:
+
+    assert \"has(object.email) && object.email.endsWith('@acme.example')\"";
     WAIVER_EXPIRED = "T504", "expired waiver",
 "The waiver's `expires` date has passed (it is inclusive). Renew it with a new reason, or fix
 the finding. The date comes from `--today`, else `SOURCE_DATE_EPOCH`, else the clock.";
     WAIVER_UNUSED = "T505", "waiver matches nothing",
-"No finding matches the waiver's rule and scope. Remove it, or fix its scope.";
+"No finding matches the waiver's rule and scope (`workload=`, `resource=`, `env=`, `team=`,
+`api=` are AND-ed). Remove it, or fix its scope. Reported only when every environment is
+compiled: with `--env`, findings elsewhere are unknown.";
     RULE_FINDING = "T506", "built-in rule finding",
-"A built-in rule reported a finding. Each finding carries the rule's id; `trestle explain
-RULE-ID` describes the rule.";
+"A built-in rule reported a finding. Such a finding carries the rule's id as its code (not
+T506) and the severity its `rule` node sets; `trestle explain RULE-ID` describes the rule and
+`trestle rules` lists them all.";
 
     // ---- T6xx: expansion, provisioning, templates ----
     NO_PROVISIONER = "T601", "no provisioner matches",
@@ -208,11 +247,20 @@ agree. Both declarations are shown.";
     SENSITIVE_PLAIN = "T607", "sensitive value in plain text",
 "A sensitive output given with `value=`, or a secret-backed output (sensitive, `expr=` or
 `secret=`) used in a `file`, would be written in plain text. Use `expr=` or `secret=`, or
-read the value from an env var.";
+read the value from an env var.
+
+In a resource param, a `secret=` output cannot be used at all, and an `expr=` output is a
+Terraform reference that only the `terraform` template may write (`{{x}}` in an HCL string,
+`{{hcl x}}`): a `kubernetes` template or a provisioner's `value=` string that renders such a
+param is this error too. Refer to a `value=` output instead (docs/graph.md).";
     TEMPLATE_KIND = "T608", "template kind and extension disagree",
 "A `terraform` template must end in `.tf.hbs` and a `kubernetes` template in `.yaml.hbs`.";
     UNKNOWN_ENVIRONMENT = "T609", "override for an unknown environment",
 "A `when env=` names no environment, or `when env-type=` a type no environment has.";
+    TEMPLATE_TOO_LARGE = "T610", "template output too large",
+"A provisioner template rendered more than 16 MiB for one resource instance, usually through
+nested `{{#each}}` loops over large lists. trestle stops rendering it so that a template
+cannot exhaust memory or fill the disk. Loop over less, or split the resource.";
 
     // ---- T7xx: output and I/O ----
     OUTPUT_CONFLICT = "T701", "file in the way",
@@ -221,8 +269,9 @@ generated file must go, and its bytes differ. trestle never overwrites foreign f
     IO_ERROR = "T702", "I/O error",
 "Reading the spec tree or writing the output failed.";
     PATH_COLLISION = "T703", "output paths collide",
-"Two generated files have paths that differ only in letter case, which collide on
-case-insensitive file systems (macOS, Windows).";
+"Two generated files would land on the same file: their paths are equal (a workload named
+`namespace` next to the namespace's `namespace.yaml`), or differ only in letter case, which
+collide on case-insensitive file systems (macOS, Windows). Rename one of the items.";
 }
 
 /// Look up a code by its id, case-insensitively.

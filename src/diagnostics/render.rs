@@ -220,11 +220,49 @@ pub fn json(diags: &[Diagnostic], sources: &Sources) -> String {
     s
 }
 
+/// A spec file's path as CI systems want it: relative to the directory trestle runs in (the
+/// repository root, usually), so that `trestle validate platform --format github` annotates
+/// `platform/apps/x.kdl`. File names are relative to ROOT; when ROOT is a plain relative path
+/// it is put in front. For an absolute ROOT, or one with `..`, the name stays ROOT-relative.
+fn workspace_path(file: &str, sources: &Sources) -> String {
+    use std::path::Component;
+    let root = &sources.root;
+    let plain = root
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let prefix: Vec<String> = root
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if !plain || prefix.is_empty() || file.starts_with('<') {
+        return file.to_string();
+    }
+    format!("{}/{file}", prefix.join("/"))
+}
+
+/// A relative path as a URI reference: every byte but unreserved characters and `/`
+/// percent-encoded (RFC 3986), so `my apps/café.kdl` stays a valid `artifactLocation.uri`.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn sarif_region(span: Span, sources: &Sources) -> Value {
     let (file, line, column, end_line, end_column) = location(span, sources);
+    let file = workspace_path(&file, sources);
     json!({
         "physicalLocation": {
-            "artifactLocation": {"uri": file, "uriBaseId": "ROOT"},
+            "artifactLocation": {"uri": uri_path(&file), "uriBaseId": "%SRCROOT%"},
             "region": {
                 "startLine": line, "startColumn": column,
                 "endLine": end_line, "endColumn": end_column,
@@ -305,7 +343,7 @@ pub fn sarif(diags: &[Diagnostic], sources: &Sources) -> String {
                 "informationUri": "https://trestle.dev",
                 "rules": rules,
             }},
-            "originalUriBaseIds": {"ROOT": {"description": {"text": "the spec tree's root"}}},
+            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the directory trestle ran in"}}},
             "columnKind": "unicodeCodePoints",
             "results": results,
         }]
@@ -342,6 +380,7 @@ pub fn github(diags: &[Diagnostic], sources: &Sources) -> String {
         let mut props = vec![format!("title={}", gh_escape_prop(&d.code))];
         if let Some(span) = d.primary_span() {
             let (file, line, col, end_line, end_col) = location(span, sources);
+            let file = workspace_path(&file, sources);
             props.insert(0, format!("file={}", gh_escape_prop(&file)));
             props.push(format!("line={line}"));
             props.push(format!("col={col}"));

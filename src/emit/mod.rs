@@ -1,5 +1,6 @@
 //! Emitters: Kubernetes, Terraform, Backstage, and the template engine they share.
 
+pub mod backstage;
 pub mod kubernetes;
 pub mod templates;
 pub mod terraform;

@@ -24,9 +24,70 @@ pub struct TemplateError {
     pub column: Option<usize>,
 }
 
+/// The markers around a Terraform reference in a context string. Their nonce is random per
+/// process, so no spec string can forge one; markers never reach the output.
+fn markers() -> &'static (String, String) {
+    static MARKERS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    MARKERS.get_or_init(|| {
+        use std::hash::BuildHasher;
+        let nonce = std::collections::hash_map::RandomState::new().hash_one("trestle");
+        (
+            format!("\u{E000}{nonce:016x}\u{E000}"),
+            format!("\u{E001}{nonce:016x}\u{E001}"),
+        )
+    })
+}
+
+/// A Terraform expression as a context string: a Terraform template writes it as `${EXPR}`
+/// inside a string and `{{hcl x}}` as the bare expression; [`has_terraform_ref`] finds it
+/// anywhere else.
+pub fn terraform_ref(expr: &str) -> String {
+    let (start, end) = markers();
+    format!("{start}{expr}{end}")
+}
+
+/// True when rendered text still holds a Terraform reference, which only Terraform escaping
+/// can write.
+pub fn has_terraform_ref(s: &str) -> bool {
+    s.contains(markers().0.as_str())
+}
+
+/// A context string as pieces: (is a Terraform reference, text).
+fn pieces(s: &str) -> Vec<(bool, &str)> {
+    let (start, end) = markers();
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(at) = rest.find(start.as_str()) {
+        let after = &rest[at + start.len()..];
+        let Some(close) = after.find(end.as_str()) else {
+            break;
+        };
+        if at > 0 {
+            out.push((false, &rest[..at]));
+        }
+        out.push((true, &after[..close]));
+        rest = &after[close + end.len()..];
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push((false, rest));
+    }
+    out
+}
+
 /// Escape a value for the inside of an HCL quoted string; `${` and `%{` cannot interpolate.
+/// A Terraform reference (see [`terraform_ref`]) becomes the interpolation `${EXPR}`.
 pub fn hcl_escape(s: &str) -> String {
-    crate::hcl::escape_string(s)
+    let mut out = String::with_capacity(s.len());
+    for (is_ref, piece) in pieces(s) {
+        if is_ref {
+            out.push_str("${");
+            out.push_str(piece);
+            out.push('}');
+        } else {
+            out.push_str(&crate::hcl::escape_string(piece));
+        }
+    }
+    out
 }
 
 /// Escape a value for the inside of a double-quoted YAML string.
@@ -64,7 +125,10 @@ fn scalar_text(v: &Value) -> String {
 
 fn hcl_literal(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("\"{}\"", hcl_escape(s)),
+        Value::String(s) => match pieces(s).as_slice() {
+            [(true, expr)] => (*expr).to_string(),
+            _ => format!("\"{}\"", hcl_escape(s)),
+        },
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
@@ -162,8 +226,50 @@ pub fn triple_stash(text: &str) -> Option<(usize, usize)> {
     Some((line, col))
 }
 
-/// Render a template text against a context.
-pub fn render(hb: &Handlebars<'_>, text: &str, ctx: &Value) -> Result<String, TemplateError> {
+/// The most bytes one template may render; more is an error (T610), so that a template
+/// looping over large lists cannot exhaust memory or fill the disk.
+pub const MAX_OUTPUT: usize = 16 << 20;
+
+/// Find a partial (`{{> name}}`, `{{#> name}}`) or a decorator such as an inline partial
+/// (`{{#*inline}}`, `{{*name}}`): (line, column). Provisioner templates are one file each, and
+/// partials are the only way a Handlebars template can recurse.
+pub fn partial(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let at = text.match_indices("{{").map(|(i, _)| i).find(|&i| {
+        if i > 0 && bytes[i - 1] == b'\\' {
+            return false; // `\{{` is a literal
+        }
+        let mut j = i + 2;
+        for skip in [b'~', b'#'] {
+            if bytes.get(j) == Some(&skip) {
+                j += 1;
+            }
+        }
+        while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        matches!(bytes.get(j), Some(b'>' | b'*'))
+    })?;
+    Some(line_col(text, at))
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let line = text[..at].matches('\n').count() + 1;
+    let col = text[..at]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    (line, col)
+}
+
+/// A template compiled once and rendered any number of times.
+#[derive(Debug, Clone)]
+pub struct Compiled(handlebars::Template);
+
+/// Compile a template text, refusing triple-stash and partials.
+pub fn compile(text: &str) -> Result<Compiled, TemplateError> {
     if let Some((line, column)) = triple_stash(text) {
         return Err(TemplateError {
             message: "triple-stash `{{{…}}}` would skip escaping".into(),
@@ -171,32 +277,93 @@ pub fn render(hb: &Handlebars<'_>, text: &str, ctx: &Value) -> Result<String, Te
             column: Some(column),
         });
     }
-    hb.render_template(text, ctx).map_err(|e| {
-        let (line, column) = (e.line_no, e.column_no);
-        let mut message = e.reason().to_string();
-        if let RenderErrorReason::TemplateError(t) = e.reason() {
-            message = t.reason().to_string();
+    if let Some((line, column)) = partial(text) {
+        return Err(TemplateError {
+            message: "partials and decorators (`{{> …}}`, `{{#*inline …}}`) are not supported in provisioner templates".into(),
+            line: Some(line),
+            column: Some(column),
+        });
+    }
+    handlebars::Template::compile(text)
+        .map(Compiled)
+        .map_err(|t| TemplateError {
+            message: t.reason().to_string(),
+            line: t.pos().map(|p| p.0),
+            column: t.pos().map(|p| p.1),
+        })
+}
+
+/// A string output that refuses to grow past [`MAX_OUTPUT`].
+struct Capped(String);
+
+impl Output for Capped {
+    fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
+        if self.0.len() + seg.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other(TOO_LARGE));
+        }
+        self.0.push_str(seg);
+        Ok(())
+    }
+}
+
+const TOO_LARGE: &str = "output too large";
+
+/// True when a render failed because its output passed [`MAX_OUTPUT`] (T610, not T603).
+pub fn is_too_large(e: &TemplateError) -> bool {
+    e.message.starts_with("the template renders more than")
+}
+
+/// Render a compiled template against a context.
+pub fn render_compiled(
+    hb: &Handlebars<'_>,
+    template: &Compiled,
+    ctx: &Value,
+) -> Result<String, TemplateError> {
+    use handlebars::Renderable;
+    let ctx = Context::from(ctx.clone());
+    let mut rc = RenderContext::new(None);
+    let mut out = Capped(String::new());
+    match template.0.render(hb, &ctx, &mut rc, &mut out) {
+        Ok(()) => Ok(out.0),
+        Err(e) => Err(render_error(&e)),
+    }
+}
+
+fn render_error(e: &handlebars::RenderError) -> TemplateError {
+    let (line, column) = (e.line_no, e.column_no);
+    let mut message = e.reason().to_string();
+    match e.reason() {
+        RenderErrorReason::TemplateError(t) => {
             return TemplateError {
-                message,
+                message: t.reason().to_string(),
                 line: t.pos().map(|p| p.0),
                 column: t.pos().map(|p| p.1),
             };
         }
-        if let RenderErrorReason::MissingVariable(path) = e.reason() {
+        RenderErrorReason::MissingVariable(path) => {
             message = match path {
                 Some(p) => format!("missing variable `{p}` (templates run in strict mode)"),
                 None => "missing variable (templates run in strict mode)".to_string(),
             };
         }
-        if message.is_empty() {
-            message = e.to_string();
+        RenderErrorReason::IOError(io) if io.to_string() == TOO_LARGE => {
+            message = format!("the template renders more than {} MiB", MAX_OUTPUT >> 20);
         }
-        TemplateError {
-            message,
-            line,
-            column,
-        }
-    })
+        _ => {}
+    }
+    if message.is_empty() {
+        message = e.to_string();
+    }
+    TemplateError {
+        message,
+        line,
+        column,
+    }
+}
+
+/// Render a template text against a context (compile, then [`render_compiled`]).
+pub fn render(hb: &Handlebars<'_>, text: &str, ctx: &Value) -> Result<String, TemplateError> {
+    render_compiled(hb, &compile(text)?, ctx)
 }
 
 #[cfg(test)]
@@ -213,6 +380,28 @@ mod tests {
         assert_eq!(y, "v: \"a\\\"b${c}%{d}\\\\\\n\"");
         let p = render(&registry(Kind::Plain), "{{x}}", &ctx).unwrap();
         assert_eq!(p, "a\"b${c}%{d}\\\n");
+    }
+
+    #[test]
+    fn terraform_references() {
+        let r = terraform_ref("aws_lb.web.dns_name");
+        let ctx = json!({"whole": r, "part": format!("x-{r}-\"${{y}}"), "fake": "\u{E000}0\u{E000}a\u{E001}0\u{E001}"});
+        let tf = registry(Kind::Terraform);
+        assert_eq!(
+            render(&tf, "a = \"{{whole}}\"\nb = \"{{part}}\"\nc = {{hcl whole}}\nd = {{hcl part}}", &ctx).unwrap(),
+            "a = \"${aws_lb.web.dns_name}\"\nb = \"x-${aws_lb.web.dns_name}-\\\"$${y}\"\nc = aws_lb.web.dns_name\nd = \"x-${aws_lb.web.dns_name}-\\\"$${y}\""
+        );
+        // A spec string cannot forge the markers: it stays a literal.
+        assert_eq!(
+            render(&tf, "{{fake}}", &ctx).unwrap(),
+            crate::hcl::escape_string("\u{E000}0\u{E000}a\u{E001}0\u{E001}")
+        );
+        // Other kinds leave the reference in place, where the caller finds and refuses it.
+        for kind in [Kind::Kubernetes, Kind::Plain] {
+            let out = render(&registry(kind), "{{part}}", &ctx).unwrap();
+            assert!(has_terraform_ref(&out), "{kind:?}");
+        }
+        assert!(!has_terraform_ref(&render(&tf, "{{whole}}", &ctx).unwrap()));
     }
 
     #[test]

@@ -15,17 +15,20 @@
 //! string), or through templates whose escape function is HCL's. `expr=` outputs are raw HCL by
 //! design and must parse as exactly one expression.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use handlebars::Handlebars;
 
 use crate::ast::{self, Scalar, Spanned};
 use crate::diagnostics::{codes, Diagnostic};
 use crate::emit::templates::{self, Kind, TemplateError};
+use crate::graph::{EdgeKind, Graph, TerraformRef};
 use crate::hcl::{self, Block, Body, Expr};
 use crate::ir;
 use crate::model::Checked;
 use crate::source::{Sources, Span};
+
+mod deps;
 
 /// Providers that generated code may need without the environment declaring them:
 /// (name, source, version).
@@ -77,21 +80,219 @@ pub fn emit(
     sources: &Sources,
     env: &ir::Environment,
 ) -> (Vec<(String, Vec<u8>)>, Vec<Diagnostic>) {
-    let Some(ast_env) = model.environments.get(&env.name) else {
-        return (Vec::new(), Vec::new());
-    };
+    let prepared = prepare(model, sources, env);
+    let (graph, _) = crate::graph::build(env, &prepared.references());
+    prepared.finish(&graph)
+}
+
+/// Render every template of an environment; the files are completed by [`Prepared::finish`]
+/// once the graph (which needs [`Prepared::references`]) is known.
+pub fn prepare<'a>(
+    model: &'a Checked,
+    sources: &'a Sources,
+    env: &'a ir::Environment,
+) -> Prepared<'a> {
     let mut e = Emitter {
         model,
         sources,
         env,
-        ast_env,
+        ast_env: None,
         tf: templates::registry(Kind::Terraform),
         k8s: templates::registry(Kind::Kubernetes),
         files: Vec::new(),
         diags: Vec::new(),
+        pending_tf: Vec::new(),
+        pending_k8s: Vec::new(),
+        compiled: HashMap::new(),
     };
-    e.run();
-    (e.files, e.diags)
+    if let Some(ast_env) = model.environments.get(&env.name) {
+        e.ast_env = Some(ast_env);
+        e.run();
+    }
+    Prepared { e }
+}
+
+/// The rendered templates of one environment, waiting for the graph.
+pub struct Prepared<'a> {
+    e: Emitter<'a>,
+}
+
+impl Prepared<'_> {
+    /// References between instances in their rendered Terraform and `expr=` outputs: an
+    /// address that one instance's Terraform declares, named by another's.
+    pub fn references(&self) -> Vec<TerraformRef> {
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for p in &self.e.pending_tf {
+            for b in &p.analysis.blocks {
+                owner.entry(b.address.as_str()).or_insert(p.id.as_str());
+            }
+        }
+        let mut out = Vec::new();
+        for p in &self.e.pending_tf {
+            let found = p.analysis.refs.iter().map(|a| (a, p.template_span)).chain(
+                p.expr_refs
+                    .iter()
+                    .flat_map(|(span, refs)| refs.iter().map(move |a| (a, *span))),
+            );
+            for (address, span) in found {
+                match owner.get(address.as_str()) {
+                    Some(to) if *to != p.id => out.push(TerraformRef {
+                        from: p.id.clone(),
+                        to: (*to).to_string(),
+                        address: address.clone(),
+                        span,
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Complete the files: `depends_on` for resource-to-resource edges that no reference
+    /// implies, and the deployment wave on provisioner-rendered manifests.
+    pub fn finish(mut self, graph: &Graph) -> (Vec<(String, Vec<u8>)>, Vec<Diagnostic>) {
+        let e = &mut self.e;
+        let by_id: BTreeMap<&str, &PendingTf> =
+            e.pending_tf.iter().map(|p| (p.id.as_str(), p)).collect();
+        // For each instance, the addresses its first managed blocks must wait for.
+        let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (from, to, kind) in graph.resource_edges() {
+            if kind != EdgeKind::References {
+                continue;
+            }
+            let (Some(a), Some(b)) = (by_id.get(from.as_str()), by_id.get(to.as_str())) else {
+                continue;
+            };
+            let owned: BTreeSet<&str> = b
+                .analysis
+                .blocks
+                .iter()
+                .map(|x| x.address.as_str())
+                .collect();
+            if a.analysis.refs.iter().any(|r| owned.contains(r.as_str())) {
+                continue; // a reference already orders them
+            }
+            let slot = waits.entry(from.clone()).or_default();
+            for last in b.analysis.last() {
+                if !slot.contains(&last) {
+                    slot.push(last);
+                }
+            }
+        }
+        let pending = std::mem::take(&mut e.pending_tf);
+        for p in pending {
+            let mut rendered = p.rendered.clone();
+            let mut canonical = true;
+            if let Some(wait) = waits.get(&p.id).filter(|w| !w.is_empty()) {
+                canonical = false;
+                let additions: BTreeMap<String, Vec<String>> = p
+                    .analysis
+                    .first()
+                    .into_iter()
+                    .map(|f| (f, wait.clone()))
+                    .collect();
+                match deps::add_depends_on(&rendered, &additions) {
+                    Ok(t) => rendered = t,
+                    Err(msg) => e.diags.push(
+                        Diagnostic::error(
+                            codes::TEMPLATE_OUTPUT_INVALID,
+                            format!(
+                                "cannot add `depends_on` to the Terraform of `{}`: {msg}",
+                                p.id
+                            ),
+                        )
+                        .label(p.template_span, "rendered from this template"),
+                    ),
+                }
+            }
+            let secrets = hcl::to_string(&p.secrets);
+            let mut text = p.header.clone();
+            text.push('\n');
+            text.push_str(&rendered);
+            text.push('\n');
+            text.push_str(&secrets);
+            // The rendered template was formatted when it was rendered and our own HCL is
+            // canonical, so without `depends_on` additions the file is their concatenation;
+            // this skips parsing every rendered file once more (debug builds check it).
+            if canonical {
+                let joined = join_canonical(&p.header, &[&rendered, &secrets]);
+                debug_assert_eq!(
+                    hcl::format(&text).ok().as_deref(),
+                    Some(joined.as_str()),
+                    "{}",
+                    p.path
+                );
+                e.files.push((p.path, joined.into_bytes()));
+                continue;
+            }
+            match hcl::format(&text) {
+                Ok(t) => e.files.push((p.path, t.into_bytes())),
+                Err(err) => e.internal_hcl_error(p.span, &p.path, &text, &err),
+            }
+        }
+        for p in std::mem::take(&mut e.pending_k8s) {
+            let wave = graph.resource_wave(&p.id).to_string();
+            let docs: Vec<crate::yaml::Value> =
+                p.docs.into_iter().map(|d| with_wave(d, &wave)).collect();
+            let text = crate::yaml::documents_to_string(&docs);
+            e.files
+                .push((p.path, format!("{}{text}", p.header).into_bytes()));
+        }
+        (self.e.files, self.e.diags)
+    }
+}
+
+/// A document with the wave annotations of its instance (annotations kept sorted).
+fn with_wave(mut doc: crate::yaml::Value, wave: &str) -> crate::yaml::Value {
+    use crate::yaml::{Map, Value};
+    let Value::Map(m) = &mut doc else {
+        return doc;
+    };
+    if !matches!(m.get("metadata"), Some(Value::Map(_))) {
+        m.insert("metadata", Value::Map(Map::new()));
+    }
+    if let Some(Value::Map(meta)) = m.get_mut("metadata") {
+        let mut ann: Vec<(String, Value)> = match meta.get("annotations") {
+            Some(Value::Map(a)) => a.0.clone(),
+            _ => Vec::new(),
+        };
+        ann.retain(|(k, _)| k != "argocd.argoproj.io/sync-wave" && k != "trestle.dev/wave");
+        ann.push((
+            "argocd.argoproj.io/sync-wave".into(),
+            Value::Str(wave.into()),
+        ));
+        ann.push(("trestle.dev/wave".into(), Value::Str(wave.into())));
+        ann.sort_by(|a, b| a.0.cmp(&b.0));
+        meta.insert("annotations", Value::Map(Map(ann)));
+    }
+    doc
+}
+
+/// A Terraform file waiting for `depends_on`.
+struct PendingTf {
+    id: String,
+    path: String,
+    header: String,
+    /// The rendered template, formatted (empty without a template).
+    rendered: String,
+    analysis: deps::Analysis,
+    /// The `terraform` template's path in the spec, or the instance when there is none.
+    template_span: Span,
+    /// Addresses each valid `expr=` output refers to, by the output's span.
+    expr_refs: Vec<(Span, BTreeSet<String>)>,
+    secrets: Body,
+    span: Span,
+}
+
+/// Provisioner-rendered manifests waiting for their wave.
+struct PendingK8s {
+    id: String,
+    path: String,
+    header: String,
+    docs: Vec<crate::yaml::Value>,
 }
 
 /// A provider that generated code needs, with the source and version a provisioner asked for.
@@ -102,15 +303,35 @@ struct Need {
     span: Span,
 }
 
+/// A header comment and canonical HCL pieces, one blank line apart, as `hcl::format` would
+/// join them (empty pieces are left out).
+fn join_canonical(header: &str, parts: &[&str]) -> String {
+    let mut text = header.to_string();
+    for part in parts {
+        let part = part.trim_end_matches('\n');
+        if part.trim().is_empty() {
+            continue;
+        }
+        text.push('\n');
+        text.push_str(part);
+        text.push('\n');
+    }
+    text
+}
+
 struct Emitter<'a> {
     model: &'a Checked,
     sources: &'a Sources,
     env: &'a ir::Environment,
-    ast_env: &'a ast::Environment,
+    ast_env: Option<&'a ast::Environment>,
     tf: Handlebars<'static>,
     k8s: Handlebars<'static>,
     files: Vec<(String, Vec<u8>)>,
     diags: Vec<Diagnostic>,
+    pending_tf: Vec<PendingTf>,
+    pending_k8s: Vec<PendingK8s>,
+    /// Templates compiled once per environment, by the span of the path that names them.
+    compiled: HashMap<Span, Result<templates::Compiled, TemplateError>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -118,14 +339,19 @@ impl<'a> Emitter<'a> {
         self.sources.get(span.file).name.clone()
     }
 
+    fn ast_env(&self) -> &'a ast::Environment {
+        self.ast_env
+            .expect("run only with the environment's declaration")
+    }
+
     fn run(&mut self) {
-        let env_file = self.file_name(self.ast_env.span);
+        let env_file = self.file_name(self.ast_env().span);
         let mut main_files = BTreeSet::from([env_file.clone()]);
         let mut outputs_files = BTreeSet::from([env_file]);
         let mut needs: BTreeMap<String, Need> = BTreeMap::new();
         let mut outputs = Body::new();
         let mut output_names: BTreeMap<String, (String, Span)> = BTreeMap::new();
-        let mut any_terraform = self.ast_env.terraform.is_some();
+        let mut any_terraform = self.ast_env().terraform.is_some();
 
         let env = self.env;
         for inst in env.resources.values() {
@@ -160,7 +386,8 @@ impl<'a> Emitter<'a> {
                 &inst.ty,
                 &inst.class,
                 &inst.params,
-                self.ast_env,
+                &inst.terraform_params,
+                self.ast_env(),
                 &env.labels,
                 &inst.namespace,
                 &inst.consumers,
@@ -205,27 +432,33 @@ impl<'a> Emitter<'a> {
                     main_files.insert(ty_file.clone());
                 }
                 if let Some(rendered) = rendered.filter(|_| !reserved) {
-                    let mut text = header(&files);
-                    text.push('\n');
-                    text.push_str(&rendered);
-                    text.push('\n');
-                    text.push_str(&hcl::to_string(&secrets));
-                    match hcl::format(&text) {
-                        Ok(t) => self.files.push((path, t.into_bytes())),
-                        Err(err) => self.internal_hcl_error(inst.span, &path, &text, &err),
-                    }
+                    let expr_refs = self.expr_refs(inst, prov, &exprs);
+                    self.pending_tf.push(PendingTf {
+                        id: inst.id.clone(),
+                        path,
+                        header: header(&files),
+                        analysis: deps::analyse(&rendered).unwrap_or_default(),
+                        rendered,
+                        template_span: prov.terraform.as_ref().map_or(inst.span, |t| t.span),
+                        expr_refs,
+                        secrets,
+                        span: inst.span,
+                    });
                 }
                 outputs_files.extend(files.iter().cloned());
                 self.outputs(inst, &exprs, &mut outputs, &mut output_names);
             }
             if let Some(path) = &prov.kubernetes {
-                if let Some(text) = self.render_kubernetes(inst, path, &ctx) {
-                    let out = format!(
-                        "{}/kubernetes/{}/resources/{}.yaml",
-                        env.name, inst.namespace, inst.id
-                    );
-                    self.files
-                        .push((out, format!("{}{text}", header(&files)).into_bytes()));
+                if let Some(docs) = self.render_kubernetes(inst, path, &ctx) {
+                    self.pending_k8s.push(PendingK8s {
+                        id: inst.id.clone(),
+                        path: format!(
+                            "{}/kubernetes/{}/resources/{}.yaml",
+                            env.name, inst.namespace, inst.id
+                        ),
+                        header: header(&files),
+                        docs,
+                    });
                 }
             }
         }
@@ -238,13 +471,13 @@ impl<'a> Emitter<'a> {
         self.push_hcl(
             format!("{}/terraform/main.tf", env.name),
             text,
-            self.ast_env.span,
+            self.ast_env().span,
         );
         let text = format!("{}\n{}", header(&outputs_files), hcl::to_string(&outputs));
         self.push_hcl(
             format!("{}/terraform/outputs.tf", env.name),
             text,
-            self.ast_env.span,
+            self.ast_env().span,
         );
     }
 
@@ -431,15 +664,25 @@ impl<'a> Emitter<'a> {
         path: &Spanned<String>,
         ctx: &serde_json::Value,
     ) -> Option<(String, String)> {
-        let (name, text) = self.template(path)?;
+        let model = self.model;
+        let asset = model.assets.get(&path.span)?;
+        let compiled = self
+            .compiled
+            .entry(path.span)
+            .or_insert_with(|| templates::compile(&String::from_utf8_lossy(&asset.bytes)));
         let hb = if kind == Kind::Kubernetes {
             &self.k8s
         } else {
             &self.tf
         };
-        match templates::render(hb, &text, ctx) {
-            Ok(r) => Some((name, r)),
+        let rendered = match compiled {
+            Ok(t) => templates::render_compiled(hb, t, ctx),
+            Err(e) => Err(e.clone()),
+        };
+        match rendered {
+            Ok(r) => Some((asset.name.clone(), r)),
             Err(err) => {
+                let (name, text) = self.template(path)?;
                 self.template_error(inst, path, &name, &text, &err);
                 None
             }
@@ -459,11 +702,13 @@ impl<'a> Emitter<'a> {
             (Some(l), None) => format!("{name}:{l}"),
             _ => name.to_string(),
         };
-        let mut d = Diagnostic::error(
-            codes::TEMPLATE_ERROR,
-            format!("template `{at}`: {}", err.message),
-        )
-        .label(path.span, "this template fails to render");
+        let code = if templates::is_too_large(err) {
+            codes::TEMPLATE_TOO_LARGE
+        } else {
+            codes::TEMPLATE_ERROR
+        };
+        let mut d = Diagnostic::error(code, format!("template `{at}`: {}", err.message))
+            .label(path.span, "this template fails to render");
         if let Some(l) = err.line {
             if let Some(src) = text.lines().nth(l.saturating_sub(1)) {
                 d = d.note(format!("{name}:{l}: {src}"));
@@ -514,6 +759,10 @@ impl<'a> Emitter<'a> {
         ctx: &serde_json::Value,
     ) -> Option<String> {
         let (name, rendered) = self.render(Kind::Terraform, inst, path, ctx)?;
+        if templates::has_terraform_ref(&rendered) {
+            self.terraform_ref_misused(inst, path, &name, &rendered);
+            return None;
+        }
         match hcl::format(&rendered) {
             Ok(t) => Some(t),
             Err(err) => {
@@ -524,14 +773,78 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// The rendered `kubernetes` template, parsed and re-emitted (empty documents dropped).
+    /// A param holding a Terraform reference reached text that cannot hold one.
+    fn terraform_ref_misused(
+        &mut self,
+        inst: &ir::ResourceInstance,
+        path: &Spanned<String>,
+        name: &str,
+        rendered: &str,
+    ) {
+        let mut d = Diagnostic::error(
+            codes::SENSITIVE_PLAIN,
+            format!("template `{name}` would write a Terraform reference as plain text"),
+        );
+        let used = crate::expand::params_in(rendered, &inst.terraform_params);
+        for (i, (param, resource, output)) in used.iter().enumerate() {
+            let Some(r) = inst.references.iter().find(|r| r.param == *param) else {
+                continue;
+            };
+            let text = format!("param `{param}` holds `expr=` output `{output}` of `{resource}`");
+            d = if i == 0 {
+                d.label(r.span, text)
+            } else {
+                d.related(r.span, text)
+            };
+        }
+        self.diags.push(
+            d.related(
+                path.span,
+                "only `{{x}}` and `{{hcl x}}` in a `terraform` template can write it",
+            )
+            .note(format!(
+                "while provisioning resource `{}` with `{}`",
+                inst.id, inst.provisioner
+            ))
+            .help("refer to a `value=` output in the param, or use the param only in `{{x}}` or `{{hcl x}}` of the `terraform` template"),
+        );
+    }
+
+    /// The addresses each valid `expr=` output of an instance refers to, by the output's span.
+    fn expr_refs(
+        &self,
+        inst: &ir::ResourceInstance,
+        prov: &ast::Provisioner,
+        exprs: &BTreeMap<String, String>,
+    ) -> Vec<(Span, BTreeSet<String>)> {
+        exprs
+            .iter()
+            .map(|(output, x)| {
+                let span = prov
+                    .outputs
+                    .iter()
+                    .find(|p| p.name.value == *output)
+                    .map_or(inst.provisioner_span, |p| match &p.source {
+                        ast::OutputSource::Expr(s) => s.span,
+                        _ => p.span,
+                    });
+                (span, deps::expr_refs(x))
+            })
+            .collect()
+    }
+
+    /// The rendered `kubernetes` template, parsed (empty documents dropped).
     fn render_kubernetes(
         &mut self,
         inst: &ir::ResourceInstance,
         path: &Spanned<String>,
         ctx: &serde_json::Value,
-    ) -> Option<String> {
+    ) -> Option<Vec<crate::yaml::Value>> {
         let (name, rendered) = self.render(Kind::Kubernetes, inst, path, ctx)?;
+        if templates::has_terraform_ref(&rendered) {
+            self.terraform_ref_misused(inst, path, &name, &rendered);
+            return None;
+        }
         let docs = match crate::yaml::from_yaml_str(&rendered) {
             Ok(d) => d,
             Err(msg) => {
@@ -569,12 +882,12 @@ impl<'a> Emitter<'a> {
         if docs.is_empty() {
             return None;
         }
-        Some(crate::yaml::documents_to_string(&docs))
+        Some(docs)
     }
 
     /// `terraform { … }` and the provider blocks.
     fn main_tf(&mut self, needs: &BTreeMap<String, Need>) -> Body {
-        let tf = self.ast_env.terraform.clone().unwrap_or_default();
+        let tf = self.ast_env().terraform.clone().unwrap_or_default();
         // required_providers: the environment's own source/version, then the provisioner's, then
         // the defaults, then Terraform's implicit `hashicorp/<name>`.
         let mut required: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
@@ -1036,8 +1349,8 @@ environment prod {{
 }}
 "#
         );
-        // `${` in a resource param is a placeholder, so the param goes without it.
-        let param = hostile.replace("${x}", "$x");
+        // `${` in a resource param is a placeholder; `$${` is a literal `${`.
+        let param = hostile.replace("${x}", "$${x}");
         let app = format!(
             r#"
 workload api {{
@@ -1071,7 +1384,7 @@ workload api {{
         assert_eq!(got["terraform[].backend[s3].key"], value);
         assert_eq!(
             got["resource[aws_elasticache_cluster,api-db].node_type"],
-            format!("cache.t4g.{}", value.replace("${x}", "$x"))
+            format!("cache.t4g.{value}")
         );
         assert_eq!(
             got["resource[kubernetes_secret_v1,api-db_outputs_shop-prod].metadata[].labels.plain"],
@@ -1209,7 +1522,7 @@ resource-type cache {
         let y = &files["dev/kubernetes/shop-dev/resources/api-db.yaml"];
         assert_eq!(
             y,
-            "# Generated by trestle from apps/api.kdl, types/cache.kdl. Do not edit.\napiVersion: v1\nkind: Service\nmetadata:\n  name: api-db\n  namespace: shop-dev\n  labels:\n    x: \"yes: no\"\n"
+            "# Generated by trestle from apps/api.kdl, types/cache.kdl. Do not edit.\napiVersion: v1\nkind: Service\nmetadata:\n  name: api-db\n  namespace: shop-dev\n  labels:\n    x: \"yes: no\"\n  annotations:\n    argocd.argoproj.io/sync-wave: \"0\"\n    trestle.dev/wave: \"0\"\n"
         );
         let main = &files["dev/terraform/main.tf"];
         assert!(main.contains("    kubernetes = {\n      source  = \"hashicorp/kubernetes\"\n      version = \"~> 2.30\"\n    }"), "{main}");

@@ -86,3 +86,7 @@ output "payments_api_cache_password" {
 output "storefront_web_dns_fqdn" {
   value = "shop.acme.example"
 }
+
+output "storefront_web_www_fqdn" {
+  value = "www.acme.example"
+}

@@ -14,5 +14,5 @@ resource "aws_route53_record" "storefront-web-dns" {
   name    = "shop.acme.example"
   type    = "CNAME"
   ttl     = 300
-  records = ["ingress.$${env.name}.acme.example"]
+  records = ["ingress.prod.acme.example"]
 }

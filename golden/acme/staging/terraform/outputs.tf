@@ -101,5 +101,9 @@ output "returns_api_search_password" {
 }
 
 output "storefront_web_dns_fqdn" {
-  value = "shop.$${env.name}.acme.example"
+  value = "shop.staging.acme.example"
+}
+
+output "storefront_web_www_fqdn" {
+  value = "www.staging.acme.example"
 }

@@ -1,0 +1,7 @@
+//! Fuzz target: one spec file's bytes through parsing, lowering and diagnostic rendering.
+#![no_main]
+
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::frontend(data));
