@@ -241,6 +241,11 @@ fn render_env(
         ));
     }
     let (tf_files, tf_diags) = terraform.finish(&graph);
+    let has_terraform = tf_files.iter().any(|(p, _)| p.ends_with(".tf"));
+    files.push((
+        format!("{}/README.md", env.name),
+        emit::readme::environment_readme(env, &env_file, has_terraform).into_bytes(),
+    ));
     files.extend(tf_files);
     diags.extend(tf_diags);
     diags.sort_by_key(|d| d.primary_span());

@@ -2,5 +2,6 @@
 
 pub mod backstage;
 pub mod kubernetes;
+pub mod readme;
 pub mod templates;
 pub mod terraform;
