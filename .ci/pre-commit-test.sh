@@ -5,7 +5,7 @@
 # Usage: .ci/pre-commit-test.sh VENV BINDIR   (BINDIR holds the `trestle` to test)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-venv="$1"
+venv="$(cd "$1" && pwd)"
 bindir="$(cd "$2" && pwd)"
 if [ ! -x "$venv/bin/pre-commit" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "pre-commit==4.7.0"
