@@ -26,8 +26,10 @@
 //!   manifest keeps the previous entries for them unchanged.
 //! - **Order in [`apply`]**: removals first (so a generated file can replace a directory
 //!   of stale files and vice versa), then writes, then the manifest, last. Every file is
-//!   written to `.NAME.trestle-tmp` next to it, synced and renamed, so an interrupted run
-//!   leaves each file either old or new; the temporary name is reserved for trestle.
+//!   written to `.NAME.trestle-tmp` next to it and renamed, so an interrupted run leaves
+//!   each file either old or new; the temporary name is reserved for trestle. Files are
+//!   written in parallel and only the manifest is fsynced (syncing every file of a large
+//!   build took tens of seconds; a rebuild repairs what a power loss tore).
 //! - **Unchanged files and an unchanged manifest are not rewritten** (no mtime churn).
 //!   Comparison is against the bytes on disk, not the manifest hash, so `check` also
 //!   notices hand edits.
