@@ -324,7 +324,9 @@ fn validate(root: Option<PathBuf>, common: &Common) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let outcome = crate::compile(&root, &options);
+    // Not dropped: the process exits right after, and freeing millions of small allocations
+    // one by one is measurable at monorepo scale (BENCHMARKS.md).
+    let outcome = std::mem::ManuallyDrop::new(crate::compile(&root, &options));
     let counts = report(
         &outcome.diags,
         &outcome.sources,
@@ -370,7 +372,8 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
         format!("compiling {}", root.display()),
         common.format == render::Format::Human,
     );
-    let outcome = crate::compile(&root, &options);
+    // Not dropped, like in `validate`: the process exits right after.
+    let outcome = std::mem::ManuallyDrop::new(crate::compile(&root, &options));
     drop(spinner);
     let verb = match mode {
         Mode::Build => "build",
@@ -398,7 +401,7 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
         format!("comparing with {}", out.display()),
         common.format == render::Format::Human,
     );
-    let plan = crate::write::plan(out, &outcome.artifacts, &scope);
+    let plan = crate::write::plan(out, &outcome.artifacts, &scope).map(std::mem::ManuallyDrop::new);
     drop(spinner);
     let plan = match plan {
         Ok(p) => p,

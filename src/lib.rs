@@ -41,13 +41,42 @@ pub struct Frontend {
     pub diags: Vec<Diagnostic>,
 }
 
+/// Phase timings on stderr when `TRESTLE_TIMINGS` is set (for profiling; see BENCHMARKS.md).
+pub struct Timings {
+    last: Option<std::time::Instant>,
+}
+
+impl Timings {
+    pub fn start() -> Self {
+        let on = std::env::var_os("TRESTLE_TIMINGS").is_some_and(|v| !v.is_empty());
+        Timings {
+            last: on.then(std::time::Instant::now),
+        }
+    }
+
+    /// Print the time since the previous lap under `label`.
+    pub fn lap(&mut self, label: &str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "timing: {label:<12} {:>8.1} ms",
+                (now - last).as_secs_f64() * 1e3
+            );
+            self.last = Some(now);
+        }
+    }
+}
+
 /// Passes 1–3: parse, lower and resolve every spec file under ROOT.
 pub fn frontend(root: &Path) -> Frontend {
+    let mut t = Timings::start();
     let parsed = parse::load(root);
+    t.lap("parse");
     let mut diags = parsed.diags;
     diags.extend(parsed.tree_errors);
     let (model, resolve_diags) = resolve::resolve(&parsed.sources, parsed.files);
     diags.extend(resolve_diags);
+    t.lap("resolve");
     diags.extend(emit::backstage::check(&model));
     diagnostics::sort(&mut diags, &parsed.sources);
     let checked = resolve::checked(model.clone(), &diags);
@@ -55,6 +84,7 @@ pub fn frontend(root: &Path) -> Frontend {
         diags.extend(graph::unused(&model, &parsed.sources));
         diagnostics::sort(&mut diags, &parsed.sources);
     }
+    t.lap("checks");
     Frontend {
         sources: parsed.sources,
         model,
@@ -109,6 +139,7 @@ pub fn header(comment: &str, files: impl IntoIterator<Item = String>) -> String 
 pub fn compile(root: &Path, options: &Options) -> Outcome {
     use rayon::prelude::*;
     let fe = frontend(root);
+    let mut t = Timings::start();
     let mut diags = fe.diags;
     let mut outcome_envs = Vec::new();
     let mut artifacts = write::Artifacts::new();
@@ -127,6 +158,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         // (SPEC section 5); Kubernetes and Terraform are rendered for the selected ones only.
         let (all_envs, expand_diags) = expand::expand(checked, &Default::default());
         diags.extend(expand_diags);
+        t.lap("expand");
         let envs: Vec<ir::Environment> = all_envs
             .iter()
             .filter(|e| options.envs.is_empty() || options.envs.contains(&e.name))
@@ -159,6 +191,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
             graphs.insert(env.name.clone(), g);
         }
         diags.extend(expand::merge_env_diags(per_env));
+        t.lap("render");
         let catalog = emit::backstage::Context {
             sources: &fe.sources,
             envs: &all_envs,
@@ -169,6 +202,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         paths.extend(files.iter().map(|(p, _)| p.clone()));
         artifacts.extend(files);
         diags.extend(path_collisions(checked, &envs, &paths));
+        t.lap("catalog");
         let policies = policy::run(&policy::Input {
             model: checked,
             sources: &fe.sources,
@@ -181,6 +215,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         diags.extend(policies.diags);
         waived = policies.waived;
         outcome_envs = envs;
+        t.lap("policies");
     }
     diagnostics::sort(&mut diags, &fe.sources);
     Outcome {
@@ -207,7 +242,7 @@ fn render_env(
 ) -> (Rendered, graph::Graph) {
     let terraform = emit::terraform::prepare(model, sources, env);
     let (graph, mut diags) = graph::build(env, &terraform.references());
-    let mut files = Vec::new();
+    use rayon::prelude::*;
     let file_of = |span: source::Span| sources.get(span.file).name.clone();
     let env_file = file_of(env.span);
     let mut namespaces: std::collections::BTreeMap<&str, Vec<String>> =
@@ -217,18 +252,26 @@ fn render_env(
             .entry(&w.namespace)
             .or_default()
             .push(file_of(w.span));
-        let cx = emit::kubernetes::Context {
-            env,
-            dependents: graph.dependents.get(&w.name).cloned().unwrap_or_default(),
-            wave: graph.workload_wave(&w.name),
-            header: header("#", [file_of(w.span)]),
-        };
-        let docs = emit::kubernetes::workload_documents(w, &cx);
-        files.push((
-            format!("{}/kubernetes/{}/{}.yaml", env.name, w.namespace, w.name),
-            emit::kubernetes::file_text(&cx.header, &docs).into_bytes(),
-        ));
     }
+    // Workload files are independent of each other: render them in parallel, in spec order.
+    let mut files: Vec<(String, Vec<u8>)> = env
+        .workloads
+        .par_iter()
+        .with_min_len(16)
+        .map(|w| {
+            let cx = emit::kubernetes::Context {
+                env,
+                dependents: graph.dependents.get(&w.name).cloned().unwrap_or_default(),
+                wave: graph.workload_wave(&w.name),
+                header: header("#", [file_of(w.span)]),
+            };
+            let docs = emit::kubernetes::workload_documents(w, &cx);
+            (
+                format!("{}/kubernetes/{}/{}.yaml", env.name, w.namespace, w.name),
+                emit::kubernetes::file_text(&cx.header, &docs).into_bytes(),
+            )
+        })
+        .collect();
     for (ns, mut from) in namespaces {
         from.push(env_file.clone());
         let text = emit::kubernetes::file_text(
