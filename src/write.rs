@@ -134,6 +134,9 @@ pub struct Plan {
     keep_dirs: BTreeSet<String>,
     /// Owned files whose bytes on disk differ from what trestle last wrote.
     hand_edited: Vec<String>,
+    /// OUT did not exist: `apply` builds the whole tree in a staging folder next to it and
+    /// renames that into place.
+    fresh: bool,
 }
 
 /// Counts of what [`apply`] did.
@@ -482,7 +485,9 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
         return Err(errors);
     }
 
-    match kind_of(out) {
+    let out_kind = kind_of(out);
+    let fresh = matches!(out_kind, Ok(Kind::Missing));
+    match out_kind {
         Ok(Kind::Missing) | Ok(Kind::Dir) => {}
         // OUT itself is the user's choice, so a symlink to a directory is followed.
         Ok(Kind::Symlink) if out.is_dir() => {}
@@ -553,7 +558,12 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
             .par_iter()
             .filter(|(path, _)| scope.owns(path))
             .map(|(path, bytes)| {
-                let current = fs::read(join(out, path)).ok();
+                // A fresh OUT holds nothing to read.
+                let current = if fresh {
+                    None
+                } else {
+                    fs::read(join(out, path)).ok()
+                };
                 (path.as_str(), (content_hash(bytes), current))
             })
             .collect()
@@ -679,6 +689,7 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
         manifest_changed,
         keep_dirs,
         hand_edited,
+        fresh,
     })
 }
 
@@ -758,8 +769,12 @@ fn remove_empty_tree(dir: &Path) -> io::Result<()> {
     fs::remove_dir(dir)
 }
 
-/// Writes one created or updated file of `plan`.
-fn write_one(plan: &Plan, artifacts: &Artifacts, path: &str) -> Result<(), WriteError> {
+/// The bytes of `path` in `artifacts`, which must be those `plan` was made with.
+fn checked_bytes<'a>(
+    plan: &Plan,
+    artifacts: &'a Artifacts,
+    path: &str,
+) -> Result<&'a [u8], WriteError> {
     let bytes = artifacts.get(path).ok_or_else(|| {
         io_err(
             path,
@@ -776,6 +791,12 @@ fn write_one(plan: &Plan, artifacts: &Artifacts, path: &str) -> Result<(), Write
             ),
         ));
     }
+    Ok(bytes)
+}
+
+/// Writes one created or updated file of `plan`.
+fn write_one(plan: &Plan, artifacts: &Artifacts, path: &str) -> Result<(), WriteError> {
+    let bytes = checked_bytes(plan, artifacts, path)?;
     let target = join(&plan.out, path);
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(|e| io_err(path, e))?;
@@ -786,8 +807,79 @@ fn write_one(plan: &Plan, artifacts: &Artifacts, path: &str) -> Result<(), Write
     write_atomic(&target, bytes, false).map_err(|e| io_err(path, e))
 }
 
+/// A fresh OUT (it did not exist at plan time) is built in a hidden staging folder next to it,
+/// `.<OUT name>.trestle-tmp-<pid>`, and renamed into place at the end: the tree appears whole
+/// or not at all, and each file is created once instead of as a temporary file plus a rename
+/// (half the file-system operations, which dominate a cold build of thousands of files).
+/// `None` when OUT has no usable parent or name, or the staging folder cannot be created;
+/// the caller then writes file by file.
+fn apply_fresh(plan: &Plan, artifacts: &Artifacts) -> Option<Result<Summary, WriteError>> {
+    let out = &plan.out;
+    let name = out.file_name()?.to_str()?;
+    let parent = match out.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return None,
+    };
+    fs::create_dir_all(parent).ok()?;
+    let staging = parent.join(format!(".{name}{TMP_SUFFIX}-{}", std::process::id()));
+    // `create_dir`, not `_all`: the folder must be new, so that nothing else is in it.
+    fs::create_dir(&staging).ok()?;
+    let result = (|| {
+        let writes: Vec<&String> = plan
+            .entries
+            .iter()
+            .filter(|(_, c)| matches!(c, Change::Create | Change::Update))
+            .map(|(p, _)| p)
+            .collect();
+        // Every folder once, parents before children (sorted order puts `a` before `a/b`).
+        let dirs: BTreeSet<&str> = writes
+            .iter()
+            .flat_map(|p| ancestors(p))
+            .chain([STATE_DIR])
+            .collect();
+        for dir in dirs {
+            fs::create_dir(join(&staging, dir)).map_err(|e| io_err(dir, e))?;
+        }
+        let results: Vec<Result<(), WriteError>> = {
+            use rayon::prelude::*;
+            writes
+                .par_iter()
+                .map(|path| {
+                    let bytes = checked_bytes(plan, artifacts, path)?;
+                    let mut f = fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(join(&staging, path))
+                        .map_err(|e| io_err(path, e))?;
+                    f.write_all(bytes).map_err(|e| io_err(path, e))
+                })
+                .collect()
+        };
+        let mut summary = Summary::default();
+        for r in results {
+            r?;
+            summary.written += 1;
+        }
+        write_atomic(&join(&staging, MANIFEST_PATH), &plan.manifest, true)
+            .map_err(|e| io_err(MANIFEST_PATH, e))?;
+        // Fails if something non-empty appeared at OUT meanwhile; it is never overwritten.
+        fs::rename(&staging, out).map_err(|e| io_err(&out.display().to_string(), e))?;
+        Ok(summary)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    Some(result)
+}
+
 /// Carries out `plan` with the same `artifacts`: removals, then writes, then the manifest, last.
 pub fn apply(plan: &Plan, artifacts: &Artifacts) -> Result<Summary, WriteError> {
+    if plan.fresh {
+        if let Some(result) = apply_fresh(plan, artifacts) {
+            return result;
+        }
+    }
     let out = &plan.out;
     let mut summary = Summary::default();
     fs::create_dir_all(out).map_err(|e| io_err(&out.display().to_string(), e))?;
@@ -1030,6 +1122,42 @@ mod tests {
             summary_line(&again),
             "0 files to create, 0 to update, 0 to remove, 2 unchanged"
         );
+    }
+
+    #[test]
+    fn fresh_out_is_renamed_into_place_and_leaves_nothing_beside_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let out = tmp.path().join("out");
+        let a = arts(&[
+            ("dev/kubernetes/shop/api.yaml", "a\n"),
+            ("dev/terraform/main.tf", "x\n"),
+            ("catalog/location.yaml", "y\n"),
+        ]);
+        let p = plan(&out, &a, &Scope::all()).expect("plan");
+        assert_eq!(apply(&p, &a).expect("apply").written, 3);
+        assert_eq!(read(&out, "dev/kubernetes/shop/api.yaml"), "a\n");
+        assert_eq!(manifest_files(&out).len(), 3);
+        let beside: Vec<_> = fs::read_dir(tmp.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(beside, vec![std::ffi::OsString::from("out")]);
+    }
+
+    #[test]
+    fn fresh_out_never_replaces_a_folder_that_appeared_meanwhile() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let out = tmp.path().join("out");
+        let a = arts(&[("dev/terraform/main.tf", "x\n")]);
+        let p = plan(&out, &a, &Scope::all()).expect("plan");
+        // Someone else creates OUT with a file of their own between plan and apply.
+        fs::create_dir(&out).expect("mkdir");
+        fs::write(out.join("theirs.txt"), "keep").expect("write");
+        assert!(apply(&p, &a).is_err());
+        assert_eq!(read(&out, "theirs.txt"), "keep");
+        assert!(!out.join("dev").exists());
+        let beside = fs::read_dir(tmp.path()).expect("read_dir").count();
+        assert_eq!(beside, 1, "the staging folder is removed on failure");
     }
 
     #[test]
