@@ -36,9 +36,22 @@ use source::Sources;
 /// What one run of the front end produced.
 pub struct Frontend {
     pub sources: Sources,
-    pub model: model::Model,
+    /// The model, when it has errors; otherwise `checked` holds it (see [`Frontend::model`]).
+    unchecked: Option<model::Model>,
     pub checked: Option<model::Checked>,
     pub diags: Vec<Diagnostic>,
+}
+
+impl Frontend {
+    /// The resolved model, checked or not.
+    pub fn model(&self) -> &model::Model {
+        match (&self.checked, &self.unchecked) {
+            (Some(c), _) => c,
+            (None, Some(m)) => m,
+            // `frontend` always sets exactly one of the two.
+            (None, None) => unreachable!("a front end without a model"),
+        }
+    }
 }
 
 /// Phase timings on stderr when `TRESTLE_TIMINGS` is set (for profiling; see BENCHMARKS.md).
@@ -79,15 +92,18 @@ pub fn frontend(root: &Path) -> Frontend {
     t.lap("resolve");
     diags.extend(emit::backstage::check(&model));
     diagnostics::sort(&mut diags, &parsed.sources);
-    let checked = resolve::checked(model.clone(), &diags);
-    if checked.is_some() {
-        diags.extend(graph::unused(&model, &parsed.sources));
+    let (checked, unchecked) = match resolve::checked(model, &diags) {
+        Ok(checked) => (Some(checked), None),
+        Err(model) => (None, Some(*model)),
+    };
+    if let Some(checked) = &checked {
+        diags.extend(graph::unused(checked, &parsed.sources));
         diagnostics::sort(&mut diags, &parsed.sources);
     }
     t.lap("checks");
     Frontend {
         sources: parsed.sources,
-        model,
+        unchecked,
         checked,
         diags,
     }
@@ -159,11 +175,21 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         let (all_envs, expand_diags) = expand::expand(checked, &Default::default());
         diags.extend(expand_diags);
         t.lap("expand");
-        let envs: Vec<ir::Environment> = all_envs
-            .iter()
-            .filter(|e| options.envs.is_empty() || options.envs.contains(&e.name))
-            .cloned()
-            .collect();
+        // Without `--env` every environment is rendered; only a selection is copied out.
+        let selected: Vec<ir::Environment> = if options.envs.is_empty() {
+            Vec::new()
+        } else {
+            all_envs
+                .iter()
+                .filter(|e| options.envs.contains(&e.name))
+                .cloned()
+                .collect()
+        };
+        let envs: &[ir::Environment] = if options.envs.is_empty() {
+            &all_envs
+        } else {
+            &selected
+        };
         // Rendered Kubernetes objects are parsed back only for policies that target them.
         let k8s_policies = checked.policies.values().any(|p| {
             matches!(
@@ -183,7 +209,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         let mut objects = Vec::new();
         let mut per_env = Vec::new();
         let mut paths = Vec::new();
-        for (((files, d), o, g), env) in rendered.into_iter().zip(&envs) {
+        for (((files, d), o, g), env) in rendered.into_iter().zip(envs) {
             per_env.push((env.name.clone(), d));
             paths.extend(files.iter().map(|(p, _)| p.clone()));
             artifacts.extend(files);
@@ -201,12 +227,12 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         diags.extend(d);
         paths.extend(files.iter().map(|(p, _)| p.clone()));
         artifacts.extend(files);
-        diags.extend(path_collisions(checked, &envs, &paths));
+        diags.extend(path_collisions(checked, envs, &paths));
         t.lap("catalog");
         let policies = policy::run(&policy::Input {
             model: checked,
             sources: &fe.sources,
-            envs: &envs,
+            envs,
             rendered: &objects,
             today: options.today.unwrap_or_else(policy::waivers::default_today),
             evaluate: !diags.iter().any(Diagnostic::is_error),
@@ -214,13 +240,20 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         });
         diags.extend(policies.diags);
         waived = policies.waived;
-        outcome_envs = envs;
+        outcome_envs = if options.envs.is_empty() {
+            all_envs
+        } else {
+            selected
+        };
         t.lap("policies");
     }
     diagnostics::sort(&mut diags, &fe.sources);
     Outcome {
         sources: fe.sources,
-        model: fe.model,
+        model: match fe.checked {
+            Some(checked) => checked.into_model(),
+            None => fe.unchecked.unwrap_or_default(),
+        },
         envs: outcome_envs,
         artifacts,
         diags,

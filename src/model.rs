@@ -49,6 +49,11 @@ impl Checked {
     pub fn model(&self) -> &Model {
         &self.0
     }
+
+    /// The model, by value.
+    pub fn into_model(self) -> Model {
+        self.0
+    }
 }
 
 impl std::ops::Deref for Checked {

@@ -26,9 +26,13 @@ pub fn resolve(
     (r.m, r.diags)
 }
 
-/// Vouch for a model when there are no errors.
-pub fn checked(model: Model, diags: &[Diagnostic]) -> Option<Checked> {
-    (!diags.iter().any(Diagnostic::is_error)).then(|| Checked::new(model))
+/// Vouch for a model when there are no errors; give it back otherwise.
+pub fn checked(model: Model, diags: &[Diagnostic]) -> Result<Checked, Box<Model>> {
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(Box::new(model))
+    } else {
+        Ok(Checked::new(model))
+    }
 }
 
 struct Resolver<'s> {

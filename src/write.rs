@@ -466,6 +466,9 @@ fn holds_only_removed(out: &Path, rel: &str, removed: &BTreeSet<String>) -> io::
     Ok(true)
 }
 
+/// The bytes at an artifact's path in OUT, if readable; borrowed from the artifact when equal.
+type OnDisk<'a> = Option<std::borrow::Cow<'a, [u8]>>;
+
 /// Reads OUT and decides what building `artifacts` within `scope` would change; never writes.
 pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Vec<WriteError>> {
     let mut errors = Vec::new();
@@ -552,7 +555,9 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
     // Hash every artifact and read what is on disk at its path in parallel; the decisions
     // below stay sequential. A read that went through a symlink is never used: the path is
     // only compared when it and its folders are plain files and folders.
-    let prefetched: HashMap<&str, (String, Option<Vec<u8>>)> = {
+    // A file that already holds the artifact's bytes is not kept: the artifact stands in for it
+    // (at monorepo scale, keeping both doubled the memory of `check`).
+    let prefetched: HashMap<&str, (String, OnDisk<'_>)> = {
         use rayon::prelude::*;
         artifacts
             .par_iter()
@@ -564,6 +569,13 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
                 } else {
                     fs::read(join(out, path)).ok()
                 };
+                let current = current.map(|b| {
+                    if b == *bytes {
+                        std::borrow::Cow::Borrowed(bytes.as_slice())
+                    } else {
+                        std::borrow::Cow::Owned(b)
+                    }
+                });
                 (path.as_str(), (content_hash(bytes), current))
             })
             .collect()
@@ -619,7 +631,7 @@ pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Ve
             },
             Ok(Kind::File) => {
                 let current: std::borrow::Cow<'_, [u8]> = match current {
-                    Some(b) => b.into(),
+                    Some(b) => std::borrow::Cow::Borrowed(&**b),
                     None => match fs::read(join(out, path)) {
                         Ok(b) => b.into(),
                         Err(e) => {
