@@ -232,6 +232,21 @@ pub fn documents_to_string(docs: &[Value]) -> String {
 
 /// True when a plain scalar would be read as anything but this exact string under YAML 1.1 or 1.2.
 pub fn needs_quotes(s: &str) -> bool {
+    // Fast path for the common shape of keys and names (`app.kubernetes.io/name`, `api-v2`):
+    // a letter, then letters, digits, `_`, `.`, `/` or `-`. None of the rules below can apply
+    // to such a string except the special words.
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-'))
+    {
+        return is_special_word(s);
+    }
+    needs_quotes_general(s)
+}
+
+/// [`needs_quotes`] for any string.
+fn needs_quotes_general(s: &str) -> bool {
     // Deliberately conservative: anything that starts like a number (`8080`, `1Gi`, `.5`,
     // `+1`, `-1`) is quoted, as is any string starting with an indicator other than `-`
     // followed by a letter or `-` (so `--port=80` and `-v` stay plain). Over-quoting only
@@ -280,12 +295,18 @@ pub fn needs_quotes(s: &str) -> bool {
 
 /// Booleans, nulls, `.inf`/`.nan`, the merge key and the value key, in any letter case.
 fn is_special_word(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
-    matches!(
-        lower.as_str(),
-        "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "null" | "~" | "<<" | "="
-    ) || matches!(unsigned, ".inf" | ".nan")
+    const WORDS: &[&str] = &[
+        "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "<<", "=",
+    ];
+    // The longest special word is five bytes (`false`, `+.inf`).
+    if s.len() > 5 {
+        return false;
+    }
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    WORDS.iter().any(|w| s.eq_ignore_ascii_case(w))
+        || [".inf", ".nan"]
+            .iter()
+            .any(|w| unsigned.eq_ignore_ascii_case(w))
 }
 
 /// Keys additionally avoid a leading `-`, which next to an indentless sequence looks like an item.
@@ -398,14 +419,14 @@ fn write_after_indicator(out: &mut String, v: &Value, col: usize) {
     }
 }
 
-fn format_key(k: &str) -> String {
-    let mut key = String::new();
+fn format_key(k: &str) -> std::borrow::Cow<'_, str> {
     if key_needs_quotes(k) {
+        let mut key = String::new();
         write_quoted(&mut key, k);
+        key.into()
     } else {
-        key.push_str(k);
+        k.into()
     }
-    key
 }
 
 fn write_inline(out: &mut String, v: &Value) {
@@ -561,6 +582,40 @@ fn convert(v: serde_yaml_ng::Value) -> Result<Value, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn the_fast_path_of_needs_quotes_agrees_with_the_general_rules() {
+        // Every string of up to four characters over an alphabet with each kind of character
+        // the rules look at, plus the special words in several letter cases.
+        let alphabet = [
+            'a', 'Y', 'e', 's', 'n', 'o', '0', '.', '-', '_', '/', ':', ' ', '#',
+        ];
+        let mut cases = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for s in &frontier {
+                for c in alphabet {
+                    next.push(format!("{s}{c}"));
+                }
+            }
+            cases.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for w in [
+            "yes", "No", "TRUE", "false", "On", "off", "null", "Null", "y", "N", ".inf", "-.Inf",
+            "+.nan", "<<", "=", "~", "falsey", "nulls",
+        ] {
+            cases.push(w.to_string());
+        }
+        for s in &cases {
+            assert_eq!(
+                super::needs_quotes(s),
+                super::needs_quotes_general(s),
+                "{s:?}"
+            );
+        }
+    }
+
     use super::*;
     use serde_yaml_ng::Value as Y;
 
