@@ -10,6 +10,7 @@
 //! plain text and sends it through the same layout pass as [`format()`], so the two cannot
 //! disagree; `.ci/hclcheck.js` checks the results with HashiCorp's own formatter and parser.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use unicode_segmentation::UnicodeSegmentation;
@@ -241,6 +242,10 @@ pub fn is_identifier(s: &str) -> bool {
 /// Without Unicode tables we treat unassigned code points as printable; Go escapes them. That can
 /// only matter for a block label holding one, which `terraform fmt` would then re-escape.
 fn is_printable(c: char) -> bool {
+    // In ASCII only the C0 controls and DEL are not printable (every range below is above it).
+    if c.is_ascii() {
+        return !c.is_ascii_control();
+    }
     let u = u32::from(c);
     !(c.is_control()
         // Space separators other than U+0020, line and paragraph separators.
@@ -547,7 +552,29 @@ impl std::error::Error for FormatError {}
 /// after a heredoc's closing marker go, line endings become `\n`, and the text ends with exactly
 /// one newline (empty input stays empty).
 pub fn format(text: &str) -> Result<String, FormatError> {
-    let text = text.replace("\r\n", "\n");
+    format_parsed(text).map(|f| f.text)
+}
+
+/// Canonical HCL text and hcl-edit's parse of exactly that text, so that whoever reads the
+/// formatted text (references, policies) need not parse it again.
+#[derive(Debug)]
+pub struct Formatted {
+    /// The canonical text.
+    pub text: String,
+    /// `text`, parsed.
+    pub body: hcl_edit::structure::Body,
+}
+
+/// [`format()`], also handing back the parse of the result.
+///
+/// The input is parsed first (its errors point into the input); the result is parsed again
+/// only when formatting changed it, since otherwise the two parses are of the same text.
+pub fn format_parsed(text: &str) -> Result<Formatted, FormatError> {
+    let text: Cow<'_, str> = if text.contains("\r\n") {
+        Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        Cow::Borrowed(text)
+    };
     // HashiCorp's parser skips a byte-order mark; hcl-edit rejects it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     // Our lexer pins down unterminated strings, heredocs and comments; hcl-edit reports some of
@@ -556,25 +583,48 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     if let Some(err) = lexed.error {
         return Err(err);
     }
-    parse(text, "")?;
+    let body = parse(text, "")?;
     let out = layout(rewrite(lexed.toks));
+    if out == text {
+        return Ok(Formatted { text: out, body });
+    }
     // Formatting changes only whitespace and what fmt rewrites; should a bug of ours break the
     // text anyway, say so rather than hand back HCL that Terraform would reject.
-    parse(
+    let body = parse(
         &out,
         "after formatting (a bug in trestle's HCL formatter): ",
     )?;
-    Ok(out)
+    Ok(Formatted { text: out, body })
 }
 
-fn parse(text: &str, context: &str) -> Result<(), FormatError> {
-    hcl_edit::parser::parse_body(text)
-        .map(drop)
-        .map_err(|err| FormatError {
-            message: format!("{context}{}", err.message()),
-            line: err.location().line(),
-            column: err.location().column(),
-        })
+/// HCL that is canonical by construction (written by [`to_string`], or canonical pieces joined
+/// as [`format()`] would join them), checked by parsing it once: [`format()`] would hand it back
+/// unchanged (debug builds check that), so it is neither lexed nor laid out again. When it does
+/// not parse, the error is exactly the one [`format()`] reports.
+pub fn parse_canonical(text: String) -> Result<Formatted, FormatError> {
+    // `format` rewrites line endings and drops a byte-order mark: such text takes the long way.
+    if text.contains('\r') || text.starts_with('\u{feff}') {
+        return format_parsed(&text);
+    }
+    match hcl_edit::parser::parse_body(&text) {
+        Ok(body) => {
+            debug_assert_eq!(
+                format(&text).as_ref().ok(),
+                Some(&text),
+                "canonical HCL is a fixed point of `format`"
+            );
+            Ok(Formatted { text, body })
+        }
+        Err(_) => format_parsed(&text),
+    }
+}
+
+fn parse(text: &str, context: &str) -> Result<hcl_edit::structure::Body, FormatError> {
+    hcl_edit::parser::parse_body(text).map_err(|err| FormatError {
+        message: format!("{context}{}", err.message()),
+        line: err.location().line(),
+        column: err.location().column(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -646,16 +696,17 @@ enum Mark {
 }
 
 #[derive(Clone, Debug)]
-struct Tok {
+struct Tok<'a> {
     kind: Kind,
-    text: String,
+    /// A slice of the lexed text, or text the rewrites made.
+    text: Cow<'a, str>,
     /// Spaces written before the token; the layout pass decides every one of them.
     spaces: usize,
     mark: Mark,
 }
 
-impl Tok {
-    fn new(kind: Kind, text: impl Into<String>) -> Self {
+impl<'a> Tok<'a> {
+    fn new(kind: Kind, text: impl Into<Cow<'a, str>>) -> Self {
         Tok {
             kind,
             text: text.into(),
@@ -696,12 +747,16 @@ enum Mode {
     Heredoc { marker: String, line_start: bool },
 }
 
-struct Lexer {
+struct Lexer<'a> {
+    src: &'a str,
     chars: Vec<char>,
+    /// The byte offset in `src` of each character and of the end, unless `src` is ASCII (then a
+    /// character's index is its offset).
+    offsets: Option<Vec<usize>>,
     pos: usize,
     line: usize,
     col: usize,
-    toks: Vec<Tok>,
+    toks: Vec<Tok<'a>>,
     modes: Vec<Mode>,
     /// Where the innermost open heredoc started, for reporting it unterminated.
     heredoc_starts: Vec<(usize, usize)>,
@@ -711,21 +766,30 @@ struct Lexer {
 const UNCLOSED_STRING: &str =
     "quoted string not closed on its line (write a newline as \\n, or use a heredoc)";
 
-struct Lexed {
-    toks: Vec<Tok>,
+struct Lexed<'a> {
+    toks: Vec<Tok<'a>>,
     /// The first unterminated string, heredoc or comment.
     error: Option<FormatError>,
 }
 
 /// Splits text into tokens. Invalid input still gives tokens (`Invalid` ones, as in hclsyntax),
 /// so that the layout of our own output never depends on it being valid.
-fn lex_checked(src: &str) -> Lexed {
+fn lex_checked(src: &str) -> Lexed<'_> {
+    let chars: Vec<char> = src.chars().collect();
+    let offsets = (!src.is_ascii()).then(|| {
+        let mut o: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
+        o.push(src.len());
+        o
+    });
     let mut lx = Lexer {
-        chars: src.chars().collect(),
+        src,
+        // Rendered Terraform has about one token per ten characters.
+        toks: Vec::with_capacity(chars.len() / 8),
+        chars,
+        offsets,
         pos: 0,
         line: 1,
         col: 1,
-        toks: Vec::new(),
         modes: vec![Mode::Code],
         heredoc_starts: Vec::new(),
         error: None,
@@ -757,7 +821,7 @@ fn is_ident_continue(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-'
 }
 
-impl Lexer {
+impl<'a> Lexer<'a> {
     fn fail(&mut self, line: usize, column: usize, message: &str) {
         if self.error.is_none() {
             self.error = Some(FormatError {
@@ -785,10 +849,15 @@ impl Lexer {
         self.pos = end;
     }
 
+    /// The byte offset in the source of the character at index `i` (or of the end).
+    fn offset(&self, i: usize) -> usize {
+        self.offsets.as_ref().map_or(i, |o| o[i])
+    }
+
     fn take(&mut self, n: usize, kind: Kind) {
         let start = self.pos;
         self.advance(n.max(1));
-        let text: String = self.chars[start..self.pos].iter().collect();
+        let text = &self.src[self.offset(start)..self.offset(self.pos)];
         self.toks.push(Tok::new(kind, text));
     }
 
@@ -1037,15 +1106,15 @@ impl Lexer {
 // The rewrites `terraform fmt` makes beyond hclwrite's layout
 // ---------------------------------------------------------------------------------------------
 
-struct Rewriter<'a> {
-    toks: &'a [Tok],
+struct Rewriter<'t, 'a> {
+    toks: &'t [Tok<'a>],
     pos: usize,
-    out: Vec<Tok>,
+    out: Vec<Tok<'a>>,
 }
 
 /// Walks the block structure to unwrap `"${x}"` attribute values, quote block labels and
 /// modernise `variable` types, as `terraform fmt` does, and marks top-level blocks.
-fn rewrite(toks: Vec<Tok>) -> Vec<Tok> {
+fn rewrite(toks: Vec<Tok<'_>>) -> Vec<Tok<'_>> {
     let mut rw = Rewriter {
         toks: &toks,
         pos: 0,
@@ -1062,7 +1131,7 @@ fn rewrite(toks: Vec<Tok>) -> Vec<Tok> {
     rw.out
 }
 
-impl Rewriter<'_> {
+impl<'a> Rewriter<'_, 'a> {
     fn kind(&self, at: usize) -> Option<Kind> {
         self.toks.get(at).map(|t| t.kind)
     }
@@ -1074,7 +1143,7 @@ impl Rewriter<'_> {
     }
 
     /// Items of a body, up to (not including) the `}` that closes it or the end of input.
-    fn body(&mut self, path: &mut Vec<String>) {
+    fn body(&mut self, path: &mut Vec<Cow<'a, str>>) {
         while let Some(kind) = self.kind(self.pos) {
             match kind {
                 Kind::Newline | Kind::Comment => self.copy(1),
@@ -1090,7 +1159,7 @@ impl Rewriter<'_> {
         }
     }
 
-    fn attribute(&mut self, path: &[String]) {
+    fn attribute(&mut self, path: &[Cow<'a, str>]) {
         let name = self.toks[self.pos].text.clone();
         self.copy(2);
         // The value runs to the end of the line at bracket depth 0, or to the `}` of a
@@ -1127,9 +1196,9 @@ impl Rewriter<'_> {
     }
 
     /// A block at `pos`, if one starts there: `ident label... {`.
-    fn block(&mut self, path: &mut Vec<String>) -> bool {
+    fn block(&mut self, path: &mut Vec<Cow<'a, str>>) -> bool {
         let mut at = self.pos + 1;
-        let mut labels: Vec<Vec<Tok>> = Vec::new();
+        let mut labels: Vec<Vec<Tok<'a>>> = Vec::new();
         loop {
             match self.kind(at) {
                 // fmt drops comments between labels when it re-renders them.
@@ -1182,9 +1251,14 @@ impl Rewriter<'_> {
     }
 }
 
-fn label_tokens(value: &str) -> Vec<Tok> {
+fn label_tokens<'a>(value: &Cow<'a, str>) -> Vec<Tok<'a>> {
     let mut toks = vec![Tok::new(Kind::OQuote, "\"")];
-    let escaped = escape(value, true);
+    // Most labels need no escape: their text is their literal (see `is_plain_label`).
+    let escaped = if is_plain_label(value) {
+        value.clone()
+    } else {
+        Cow::Owned(escape(value, true))
+    };
     if !escaped.is_empty() {
         toks.push(Tok::new(Kind::QuotedLit, escaped));
     }
@@ -1192,19 +1266,31 @@ fn label_tokens(value: &str) -> Vec<Tok> {
     toks
 }
 
+/// Whether a label is written as is inside quotes, and reads back as itself: neither
+/// [`escape`] (for labels) nor [`unescape_literal`] changes it.
+fn is_plain_label(s: &str) -> bool {
+    s.chars()
+        .all(|c| !matches!(c, '\\' | '"' | '$' | '%') && is_printable(c))
+}
+
 /// fmt re-renders every quoted label from its value, which normalises its escapes.
-fn normalize_label(toks: &[Tok]) -> Vec<Tok> {
+fn normalize_label<'a>(toks: &[Tok<'a>]) -> Vec<Tok<'a>> {
     match toks {
-        [_, lit, _] if lit.kind == Kind::QuotedLit => match unescape_literal(&lit.text) {
-            Some(value) => label_tokens(&value),
-            None => toks.to_vec(),
-        },
+        [_, lit, _] if lit.kind == Kind::QuotedLit => {
+            if is_plain_label(&lit.text) {
+                return label_tokens(&lit.text);
+            }
+            match unescape_literal(&lit.text) {
+                Some(value) => label_tokens(&Cow::Owned(value)),
+                None => toks.to_vec(),
+            }
+        }
         _ => toks.to_vec(),
     }
 }
 
 /// `"${expr}"` as an attribute value becomes `expr`, as `terraform fmt` does since 0.12.
-fn unwrap_interpolation(toks: &[Tok]) -> Option<Vec<Tok>> {
+fn unwrap_interpolation<'a>(toks: &[Tok<'a>]) -> Option<Vec<Tok<'a>>> {
     let n = toks.len();
     if n < 5
         || toks[0].kind != Kind::OQuote
@@ -1244,23 +1330,26 @@ fn unwrap_interpolation(toks: &[Tok]) -> Option<Vec<Tok>> {
 }
 
 /// `type = list` and pre-0.12 quoted types in a `variable` block, as `terraform fmt` rewrites them.
-fn modern_type(toks: &[Tok]) -> Option<Vec<Tok>> {
-    let call = |name: &str, arg: &str| {
+fn modern_type<'a>(toks: &[Tok<'a>]) -> Option<Vec<Tok<'a>>> {
+    fn call(name: &'static str, arg: &'static str) -> Vec<Tok<'static>> {
         vec![
             Tok::new(Kind::Ident, name),
             Tok::new(Kind::OParen, "("),
             Tok::new(Kind::Ident, arg),
             Tok::new(Kind::CParen, ")"),
         ]
-    };
+    }
     match toks {
-        [t] if t.kind == Kind::Ident && matches!(t.text.as_str(), "list" | "map" | "set") => {
-            Some(call(&t.text, "any"))
-        }
+        [t] if t.kind == Kind::Ident => match t.text.as_ref() {
+            "list" => Some(call("list", "any")),
+            "map" => Some(call("map", "any")),
+            "set" => Some(call("set", "any")),
+            _ => None,
+        },
         [o, lit, c]
             if o.kind == Kind::OQuote && lit.kind == Kind::QuotedLit && c.kind == Kind::CQuote =>
         {
-            match lit.text.as_str() {
+            match lit.text.as_ref() {
                 "string" => Some(vec![Tok::new(Kind::Ident, "string")]),
                 "list" => Some(call("list", "string")),
                 "map" => Some(call("map", "string")),
@@ -1277,15 +1366,15 @@ fn modern_type(toks: &[Tok]) -> Option<Vec<Tok>> {
 
 /// One line as hclwrite sees it, split into cells: lead, then an optional `= value` cell, then
 /// an optional trailing comment. A heredoc or a multi-line `/* */` comment stays inside one line.
-struct Line {
-    toks: Vec<Tok>,
+struct Line<'a> {
+    toks: Vec<Tok<'a>>,
     /// Index of the `=` starting the assign cell.
     assign: Option<usize>,
     /// Index of the trailing comment.
     comment: Option<usize>,
 }
 
-impl Line {
+impl Line<'_> {
     fn lead_end(&self) -> usize {
         self.assign.or(self.comment).unwrap_or(self.toks.len())
     }
@@ -1319,14 +1408,23 @@ impl Line {
     }
 }
 
-fn columns(toks: &[Tok]) -> usize {
-    // hclwrite counts grapheme clusters, not bytes or display width.
+fn columns(toks: &[Tok<'_>]) -> usize {
+    // hclwrite counts grapheme clusters, not bytes or display width. In ASCII only `\r\n` is
+    // one cluster of two characters (UAX #29, GB3), so ASCII without `\r` counts bytes.
     toks.iter()
-        .map(|t| t.spaces + t.text.graphemes(true).count())
+        .map(|t| {
+            let ascii = t.text.bytes().all(|b| b.is_ascii() && b != b'\r');
+            t.spaces
+                + if ascii {
+                    t.text.len()
+                } else {
+                    t.text.graphemes(true).count()
+                }
+        })
         .sum()
 }
 
-fn layout(toks: Vec<Tok>) -> String {
+fn layout(toks: Vec<Tok<'_>>) -> String {
     let mut lines = normalize_blank_lines(split_lines(toks));
     for line in &mut lines {
         find_cells(line);
@@ -1335,10 +1433,19 @@ fn layout(toks: Vec<Tok>) -> String {
     space_tokens(&mut lines);
     align_cells(&mut lines);
 
-    let mut out = String::new();
+    const SPACES: &str = "                                                                ";
+    let len = lines
+        .iter()
+        .flat_map(|l| &l.toks)
+        .map(|t| t.spaces + t.text.len())
+        .sum::<usize>();
+    let mut out = String::with_capacity(len + 1);
     for line in &lines {
         for t in &line.toks {
-            out.extend(std::iter::repeat_n(' ', t.spaces));
+            match SPACES.get(..t.spaces) {
+                Some(spaces) => out.push_str(spaces),
+                None => out.extend(std::iter::repeat_n(' ', t.spaces)),
+            }
             out.push_str(&t.text);
         }
     }
@@ -1348,7 +1455,7 @@ fn layout(toks: Vec<Tok>) -> String {
     out
 }
 
-fn split_lines(toks: Vec<Tok>) -> Vec<Line> {
+fn split_lines(toks: Vec<Tok<'_>>) -> Vec<Line<'_>> {
     let mut lines = Vec::new();
     let mut current = Vec::new();
     for t in toks {
@@ -1374,7 +1481,7 @@ fn split_lines(toks: Vec<Tok>) -> Vec<Line> {
 
 /// Our additions to fmt, all of them whitespace fmt preserves: one blank line at most, none at
 /// the ends or just inside brackets, and one between top-level blocks.
-fn normalize_blank_lines(lines: Vec<Line>) -> Vec<Line> {
+fn normalize_blank_lines(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
     let blank = || Line {
         toks: vec![Tok::new(Kind::Newline, "\n")],
         assign: None,
@@ -1416,7 +1523,7 @@ fn normalize_blank_lines(lines: Vec<Line>) -> Vec<Line> {
     out
 }
 
-fn find_cells(line: &mut Line) {
+fn find_cells(line: &mut Line<'_>) {
     let n = line.toks.len();
     if n > 1 && line.toks[n - 1].kind == Kind::Comment {
         line.comment = Some(n - 1);
@@ -1436,7 +1543,7 @@ fn find_cells(line: &mut Line) {
     }
 }
 
-fn indent_lines(lines: &mut [Line]) {
+fn indent_lines(lines: &mut [Line<'_>]) {
     // How many brackets each open indentation level stands for: a line opening two brackets
     // indents once, and is undone only when both are closed.
     let mut levels: Vec<i32> = Vec::new();
@@ -1484,15 +1591,15 @@ fn indent_lines(lines: &mut [Line]) {
     }
 }
 
-fn space_tokens(lines: &mut [Line]) {
+fn space_tokens(lines: &mut [Line<'_>]) {
     for line in lines.iter_mut() {
         let lead_end = line.lead_end();
         let assign_end = line.assign_end();
-        let mut cells = vec![(0, lead_end)];
+        let mut cells = [(0, lead_end), (0, 0)];
         if let Some(eq) = line.assign {
             // The `=` always has one space before it; alignment widens that later.
             line.toks[eq].spaces = 1;
-            cells.push((eq, assign_end));
+            cells[1] = (eq, assign_end);
         }
         for (start, end) in cells {
             for i in start..end.saturating_sub(1) {
@@ -1509,7 +1616,7 @@ fn space_tokens(lines: &mut [Line]) {
 }
 
 /// Whether `subject` is followed by a space, given its neighbours within the same cell.
-fn space_after(subject: &Tok, before: Option<&Tok>, after: &Tok) -> bool {
+fn space_after(subject: &Tok<'_>, before: Option<&Tok<'_>>, after: &Tok<'_>) -> bool {
     use Kind::*;
     let s = subject.kind;
     let a = after.kind;
@@ -1574,7 +1681,7 @@ fn space_after(subject: &Tok, before: Option<&Tok>, after: &Tok) -> bool {
     true
 }
 
-fn align_cells(lines: &mut [Line]) {
+fn align_cells(lines: &mut [Line<'_>]) {
     // `=` signs: consecutive lines that have an assign cell form a run, aligned one space past
     // the widest lead.
     let widths: Vec<Option<usize>> = lines
@@ -2189,6 +2296,36 @@ locals {
         for text in texts {
             assert_eq!(format(&text).as_deref(), Ok(text.as_str()));
         }
+    }
+
+    /// The body `format_parsed` hands back is the parse of the text it returns, whether
+    /// formatting changed the input or not; `parse_canonical` agrees with `format`.
+    #[test]
+    fn formatted_text_comes_with_its_parse() {
+        let mut inputs: Vec<String> = FORMAT_CASES.iter().map(|(i, _)| i.to_string()).collect();
+        inputs.extend(FORMAT_CASES.iter().map(|(_, out)| out.to_string()));
+        inputs.push(to_string(&hostile_body()));
+        for input in &inputs {
+            let f = format_parsed(input).unwrap();
+            assert_eq!(Ok(&f.text), format(input).as_ref());
+            let parsed = hcl_edit::parser::parse_body(&f.text).unwrap();
+            assert_eq!(f.body, parsed, "input: {input:?}");
+            let c = parse_canonical(f.text.clone()).unwrap();
+            assert_eq!((c.text, c.body), (f.text, f.body));
+        }
+        for broken in ["a = \"x\n", "a = = 1\n", "resource \"x\" {\n"] {
+            assert_eq!(
+                parse_canonical(broken.to_string()).map(|f| f.text),
+                format(broken),
+                "{broken:?}"
+            );
+        }
+        // Alignment counts grapheme clusters: `e` and a combining accent are one column.
+        let text = format("x = {\na = 1\n\"e\u{301}\" = 2\nabcd = 3\n}\n").unwrap();
+        assert_eq!(
+            text,
+            "x = {\n  a    = 1\n  \"e\u{301}\"  = 2\n  abcd = 3\n}\n"
+        );
     }
 
     #[test]

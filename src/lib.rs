@@ -200,9 +200,9 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         let rendered: Vec<(Rendered, policy::Rendered, graph::Graph)> = envs
             .par_iter()
             .map(|env| {
-                let ((files, d), g) = render_env(checked, &fe.sources, env);
+                let ((files, d), g, parsed) = render_env(checked, &fe.sources, env);
                 let span = |w: &str| checked.workloads.get(w).map(|x| x.name.span);
-                let objects = policy::rendered::collect(env, &files, &span, k8s_policies);
+                let objects = policy::rendered::collect(env, &files, &span, k8s_policies, parsed);
                 ((files, d), objects, g)
             })
             .collect();
@@ -267,12 +267,12 @@ type Rendered = (Vec<(String, Vec<u8>)>, Vec<Diagnostic>);
 
 /// Render one environment: Terraform templates first (the graph needs the references in
 /// them), then the graph, then Kubernetes, then the Terraform files (`depends_on` needs the
-/// graph).
+/// graph). Also what the emitters parsed of their files, which policies would parse back.
 fn render_env(
     model: &model::Checked,
     sources: &Sources,
     env: &ir::Environment,
-) -> (Rendered, graph::Graph) {
+) -> (Rendered, graph::Graph, policy::rendered::Parsed) {
     let terraform = emit::terraform::prepare(model, sources, env);
     let (graph, mut diags) = graph::build(env, &terraform.references());
     use rayon::prelude::*;
@@ -316,7 +316,7 @@ fn render_env(
             text.into_bytes(),
         ));
     }
-    let (tf_files, tf_diags) = terraform.finish(&graph);
+    let (tf_files, tf_diags, parsed) = terraform.finish(&graph);
     let has_terraform = tf_files.iter().any(|(p, _)| p.ends_with(".tf"));
     files.push((
         format!("{}/README.md", env.name),
@@ -325,7 +325,7 @@ fn render_env(
     files.extend(tf_files);
     diags.extend(tf_diags);
     diags.sort_by_key(|d| d.primary_span());
-    ((files, diags), graph)
+    ((files, diags), graph, parsed)
 }
 
 /// T703 for generated paths that would land on one file: the same path twice (a workload

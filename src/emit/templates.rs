@@ -6,6 +6,8 @@ use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
 };
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What a template renders to, which decides escaping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,9 @@ fn pieces(s: &str) -> Vec<(bool, &str)> {
 /// Escape a value for the inside of an HCL quoted string; `${` and `%{` cannot interpolate.
 /// A Terraform reference (see [`terraform_ref`]) becomes the interpolation `${EXPR}`.
 pub fn hcl_escape(s: &str) -> String {
+    if !has_terraform_ref(s) {
+        return crate::hcl::escape_string(s); // one literal piece
+    }
     let mut out = String::with_capacity(s.len());
     for (is_ref, piece) in pieces(s) {
         if is_ref {
@@ -293,6 +298,31 @@ pub fn compile(text: &str) -> Result<Compiled, TemplateError> {
         })
 }
 
+/// What compiling a template text gave, shared.
+pub type Shared = Arc<Result<Compiled, TemplateError>>;
+
+/// [`compile`], remembered by text for the whole process: every environment compiles the same
+/// provisioner templates and `value=` strings, compiling is a pure function of the text, and
+/// Handlebars' compiler is slow (it computes a line and column for every element).
+pub fn compile_cached(text: &str) -> Shared {
+    // Bounded, for long-lived callers (tests, a language server): cleared when full.
+    const MAX_ENTRIES: usize = 4096;
+    static CACHE: OnceLock<Mutex<HashMap<String, Shared>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(text).cloned()) {
+        return hit;
+    }
+    let compiled = Arc::new(compile(text));
+    // A poisoned lock only means another thread panicked; the result is still right.
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= MAX_ENTRIES {
+            c.clear();
+        }
+        c.insert(text.to_string(), compiled.clone());
+    }
+    compiled
+}
+
 /// A string output that refuses to grow past [`MAX_OUTPUT`].
 struct Capped(String);
 
@@ -319,11 +349,20 @@ pub fn render_compiled(
     template: &Compiled,
     ctx: &Value,
 ) -> Result<String, TemplateError> {
+    render_in(hb, template, &Context::from(ctx.clone()))
+}
+
+/// Render a compiled template against a Handlebars context, which several templates can share
+/// (building one from a JSON value takes the value; [`render_compiled`] has to copy it).
+pub fn render_in(
+    hb: &Handlebars<'_>,
+    template: &Compiled,
+    ctx: &Context,
+) -> Result<String, TemplateError> {
     use handlebars::Renderable;
-    let ctx = Context::from(ctx.clone());
     let mut rc = RenderContext::new(None);
     let mut out = Capped(String::new());
-    match template.0.render(hb, &ctx, &mut rc, &mut out) {
+    match template.0.render(hb, ctx, &mut rc, &mut out) {
         Ok(()) => Ok(out.0),
         Err(e) => Err(render_error(&e)),
     }
@@ -363,7 +402,10 @@ fn render_error(e: &handlebars::RenderError) -> TemplateError {
 
 /// Render a template text against a context (compile, then [`render_compiled`]).
 pub fn render(hb: &Handlebars<'_>, text: &str, ctx: &Value) -> Result<String, TemplateError> {
-    render_compiled(hb, &compile(text)?, ctx)
+    match &*compile_cached(text) {
+        Ok(t) => render_compiled(hb, t, ctx),
+        Err(e) => Err(e.clone()),
+    }
 }
 
 #[cfg(test)]

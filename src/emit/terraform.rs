@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use handlebars::Handlebars;
+use rayon::prelude::*;
 
 use crate::ast::{self, Scalar, Spanned};
 use crate::diagnostics::{codes, Diagnostic};
@@ -26,6 +27,7 @@ use crate::graph::{EdgeKind, Graph, TerraformRef};
 use crate::hcl::{self, Block, Body, Expr};
 use crate::ir;
 use crate::model::Checked;
+use crate::policy::rendered::{terraform_resources, Parsed, TfResource};
 use crate::source::{Sources, Span};
 
 mod deps;
@@ -66,6 +68,9 @@ pub fn header(files: &BTreeSet<String>) -> String {
     out
 }
 
+/// Generated files: (path relative to OUT, bytes).
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// The name of the Terraform output for an instance's output: `<id>_<output>`, `-` as `_`.
 pub fn output_name(resource_id: &str, output: &str) -> String {
     format!("{resource_id}_{output}").replace('-', "_")
@@ -82,7 +87,8 @@ pub fn emit(
 ) -> (Vec<(String, Vec<u8>)>, Vec<Diagnostic>) {
     let prepared = prepare(model, sources, env);
     let (graph, _) = crate::graph::build(env, &prepared.references());
-    prepared.finish(&graph)
+    let (files, diags, _) = prepared.finish(&graph);
+    (files, diags)
 }
 
 /// Render every template of an environment; the files are completed by [`Prepared::finish`]
@@ -104,6 +110,7 @@ pub fn prepare<'a>(
         pending_tf: Vec::new(),
         pending_k8s: Vec::new(),
         compiled: HashMap::new(),
+        parsed: Parsed::default(),
     };
     if let Some(ast_env) = model.environments.get(&env.name) {
         e.ast_env = Some(ast_env);
@@ -152,8 +159,10 @@ impl Prepared<'_> {
     }
 
     /// Complete the files: `depends_on` for resource-to-resource edges that no reference
-    /// implies, and the deployment wave on provisioner-rendered manifests.
-    pub fn finish(mut self, graph: &Graph) -> (Vec<(String, Vec<u8>)>, Vec<Diagnostic>) {
+    /// implies, and the deployment wave on provisioner-rendered manifests. Also hands back
+    /// what the policy engine would parse back from the files (a file whose text was not
+    /// parsed as a whole is left out; the engine parses it).
+    pub fn finish(mut self, graph: &Graph) -> (Files, Vec<Diagnostic>, Parsed) {
         let e = &mut self.e;
         let by_id: BTreeMap<&str, &PendingTf> =
             e.pending_tf.iter().map(|p| (p.id.as_str(), p)).collect();
@@ -182,67 +191,145 @@ impl Prepared<'_> {
                 }
             }
         }
+        // Each file is completed on its own (in parallel) and joins in instance order.
         let pending = std::mem::take(&mut e.pending_tf);
-        for p in pending {
-            let mut rendered = p.rendered.clone();
-            let mut canonical = true;
-            if let Some(wait) = waits.get(&p.id).filter(|w| !w.is_empty()) {
-                canonical = false;
-                let additions: BTreeMap<String, Vec<String>> = p
-                    .analysis
-                    .first()
-                    .into_iter()
-                    .map(|f| (f, wait.clone()))
-                    .collect();
-                match deps::add_depends_on(&rendered, &additions) {
-                    Ok(t) => rendered = t,
-                    Err(msg) => e.diags.push(
-                        Diagnostic::error(
-                            codes::TEMPLATE_OUTPUT_INVALID,
-                            format!(
-                                "cannot add `depends_on` to the Terraform of `{}`: {msg}",
-                                p.id
-                            ),
-                        )
-                        .label(p.template_span, "rendered from this template"),
-                    ),
+        let done: Vec<FinishedTf> = pending
+            .into_par_iter()
+            .map(|p| finish_tf(p, &waits))
+            .collect();
+        for f in done {
+            e.diags.extend(f.diags);
+            if let Some((path, bytes, resources)) = f.file {
+                if let Some(r) = resources {
+                    e.parsed.terraform.insert(path.clone(), r);
                 }
-            }
-            let secrets = hcl::to_string(&p.secrets);
-            let mut text = p.header.clone();
-            text.push('\n');
-            text.push_str(&rendered);
-            text.push('\n');
-            text.push_str(&secrets);
-            // The rendered template was formatted when it was rendered and our own HCL is
-            // canonical, so without `depends_on` additions the file is their concatenation;
-            // this skips parsing every rendered file once more (debug builds check it).
-            if canonical {
-                let joined = join_canonical(&p.header, &[&rendered, &secrets]);
-                debug_assert_eq!(
-                    hcl::format(&text).ok().as_deref(),
-                    Some(joined.as_str()),
-                    "{}",
-                    p.path
-                );
-                e.files.push((p.path, joined.into_bytes()));
-                continue;
-            }
-            match hcl::format(&text) {
-                Ok(t) => e.files.push((p.path, t.into_bytes())),
-                Err(err) => e.internal_hcl_error(p.span, &p.path, &text, &err),
+                e.files.push((path, bytes));
             }
         }
-        for p in std::mem::take(&mut e.pending_k8s) {
-            let wave = graph.resource_wave(&p.id).to_string();
-            let docs: Vec<crate::yaml::Value> =
-                p.docs.into_iter().map(|d| with_wave(d, &wave)).collect();
-            let text = crate::yaml::documents_to_string(&docs);
-            e.files
-                .push((p.path, format!("{}{text}", p.header).into_bytes()));
+        let manifests: Vec<(String, String, Vec<crate::yaml::Value>)> =
+            std::mem::take(&mut e.pending_k8s)
+                .into_par_iter()
+                .map(|p| {
+                    let wave = graph.resource_wave(&p.id).to_string();
+                    let docs: Vec<crate::yaml::Value> =
+                        p.docs.into_iter().map(|d| with_wave(d, &wave)).collect();
+                    let mut file = p.header;
+                    file.push_str(&crate::yaml::documents_to_string(&docs));
+                    // The emitter's promise, which lets policies use `docs` as read back.
+                    debug_assert_eq!(
+                        crate::yaml::from_yaml_str(&file).as_ref(),
+                        Ok(&docs),
+                        "{}",
+                        p.path
+                    );
+                    (p.path, file, docs)
+                })
+                .collect();
+        for (path, file, docs) in manifests {
+            e.parsed.kubernetes.insert(path.clone(), docs);
+            e.files.push((path, file.into_bytes()));
         }
-        (self.e.files, self.e.diags)
+        (self.e.files, self.e.diags, self.e.parsed)
     }
+}
+
+/// A Terraform file completed, or the diagnostics of why it could not be.
+struct FinishedTf {
+    diags: Vec<Diagnostic>,
+    /// Path, bytes and (when known without parsing the file) its resource blocks.
+    file: Option<(String, Vec<u8>, Option<Vec<TfResource>>)>,
+}
+
+/// Add `depends_on` where `waits` asks for it and join the file's parts.
+fn finish_tf(p: PendingTf, waits: &BTreeMap<String, Vec<String>>) -> FinishedTf {
+    let mut diags = Vec::new();
+    let mut rendered = p.rendered;
+    let mut canonical = true;
+    if let Some(wait) = waits.get(&p.id).filter(|w| !w.is_empty()) {
+        canonical = false;
+        let additions: BTreeMap<String, Vec<String>> = p
+            .analysis
+            .first()
+            .into_iter()
+            .map(|f| (f, wait.clone()))
+            .collect();
+        match deps::add_depends_on(&rendered, &additions) {
+            Ok(t) => rendered = t,
+            Err(msg) => diags.push(
+                Diagnostic::error(
+                    codes::TEMPLATE_OUTPUT_INVALID,
+                    format!(
+                        "cannot add `depends_on` to the Terraform of `{}`: {msg}",
+                        p.id
+                    ),
+                )
+                .label(p.template_span, "rendered from this template"),
+            ),
+        }
+    }
+    let secrets = &p.secrets;
+    let text = || {
+        let mut text = p.header.clone();
+        text.push('\n');
+        text.push_str(&rendered);
+        text.push('\n');
+        text.push_str(secrets);
+        text
+    };
+    // The rendered template was formatted when it was rendered and our own HCL is canonical,
+    // so without `depends_on` additions the file is their concatenation; this skips parsing
+    // every rendered file once more (debug builds check it). Its resource blocks are those of
+    // the two parts, each parsed once already.
+    if canonical {
+        let joined = join_canonical(&p.header, &[&rendered, secrets]);
+        debug_assert_eq!(
+            hcl::format(&text()).ok().as_deref(),
+            Some(joined.as_str()),
+            "{}",
+            p.path
+        );
+        debug_assert!(
+            p.resources.is_none()
+                || hcl_edit::parser::parse_body(&joined)
+                    .ok()
+                    .map(|b| terraform_resources(&b))
+                    == p.resources,
+            "{}: resource blocks differ from the parsed file",
+            p.path
+        );
+        return FinishedTf {
+            diags,
+            file: Some((p.path, joined.into_bytes(), p.resources)),
+        };
+    }
+    let text = text();
+    match hcl::format_parsed(&text) {
+        Ok(f) => {
+            let resources = terraform_resources(&f.body);
+            FinishedTf {
+                diags,
+                file: Some((p.path, f.text.into_bytes(), Some(resources))),
+            }
+        }
+        Err(err) => {
+            diags.push(internal_hcl_error(p.span, &p.path, &text, &err));
+            FinishedTf { diags, file: None }
+        }
+    }
+}
+
+/// HCL that trestle generated does not parse (a bug): T604 at the spec item it came from.
+fn internal_hcl_error(span: Span, path: &str, text: &str, err: &hcl::FormatError) -> Diagnostic {
+    let line = text.lines().nth(err.line.saturating_sub(1)).unwrap_or("");
+    Diagnostic::error(
+        codes::TEMPLATE_OUTPUT_INVALID,
+        format!(
+            "generated `{path}` is not valid HCL at line {}, column {}: {}",
+            err.line, err.column, err.message
+        ),
+    )
+    .label(span, "generated from here")
+    .note(format!("line {}: {line}", err.line))
 }
 
 /// A document with the wave annotations of its instance (annotations kept sorted).
@@ -283,7 +370,10 @@ struct PendingTf {
     template_span: Span,
     /// Addresses each valid `expr=` output refers to, by the output's span.
     expr_refs: Vec<(Span, BTreeSet<String>)>,
-    secrets: Body,
+    /// The `kubernetes_secret_v1` blocks holding its outputs, as canonical text.
+    secrets: String,
+    /// The resource blocks of `rendered` and then of `secrets`, when both parsed.
+    resources: Option<Vec<TfResource>>,
     span: Span,
 }
 
@@ -331,7 +421,34 @@ struct Emitter<'a> {
     pending_tf: Vec<PendingTf>,
     pending_k8s: Vec<PendingK8s>,
     /// Templates compiled once per environment, by the span of the path that names them.
-    compiled: HashMap<Span, Result<templates::Compiled, TemplateError>>,
+    compiled: HashMap<Span, templates::Shared>,
+    /// What policies need of the files written (resource blocks, documents), by path.
+    parsed: Parsed,
+}
+
+/// What rendering one resource instance produced, before it joins the environment's files.
+struct InstanceOut<'a> {
+    inst: &'a ir::ResourceInstance,
+    prov: &'a ast::Provisioner,
+    ty_file: String,
+    /// The spec files its outputs come from.
+    files: BTreeSet<String>,
+    /// Valid `expr=` outputs by name.
+    exprs: BTreeMap<String, String>,
+    /// Diagnostics up to its Terraform file, in the order they were found.
+    diags: Vec<Diagnostic>,
+    /// Present when it is Terraform-provisioned.
+    terraform: Option<TerraformOut>,
+    /// Diagnostics of its `kubernetes` template.
+    k8s_diags: Vec<Diagnostic>,
+    k8s: Option<PendingK8s>,
+}
+
+struct TerraformOut {
+    /// Whether it needs `kubernetes_secret_v1` blocks for its outputs.
+    has_secrets: bool,
+    /// Its file, unless it could not be written.
+    pending: Option<PendingTf>,
 }
 
 impl<'a> Emitter<'a> {
@@ -354,113 +471,53 @@ impl<'a> Emitter<'a> {
         let mut any_terraform = self.ast_env().terraform.is_some();
 
         let env = self.env;
-        for inst in env.resources.values() {
-            let Some(ty) = self.model.resource_types.get(&inst.ty) else {
-                continue;
-            };
-            let Some(prov) = ty
-                .provisioners
-                .iter()
-                .find(|p| p.name.value == inst.provisioner)
-            else {
-                continue;
-            };
-            let ty_file = self.file_name(ty.span);
-            let mut files = BTreeSet::from([ty_file.clone()]);
-            for (w, _) in &inst.consumers {
-                if let Some(wl) = self.model.workloads.get(w) {
-                    files.insert(self.file_name(wl.span));
-                }
-            }
-            for p in &prov.providers {
+        let instances: Vec<(&ir::ResourceInstance, &ast::Provisioner, &ast::ResourceType)> = env
+            .resources
+            .values()
+            .filter_map(|inst| {
+                let ty = self.model.resource_types.get(&inst.ty)?;
+                let prov = ty
+                    .provisioners
+                    .iter()
+                    .find(|p| p.name.value == inst.provisioner)?;
+                Some((inst, prov, ty))
+            })
+            .collect();
+        self.compile_templates(instances.iter().map(|(_, prov, _)| *prov));
+        // Instances render in parallel; their results join the environment in instance order,
+        // so files and diagnostics come out as a sequential loop would produce them.
+        let this = &*self;
+        let rendered: Vec<InstanceOut<'a>> = instances
+            .par_iter()
+            .map(|&(inst, prov, ty)| this.instance(inst, prov, ty))
+            .collect();
+        for out in rendered {
+            let inst = out.inst;
+            for p in &out.prov.providers {
                 needs.entry(p.name.value.clone()).or_insert_with(|| Need {
                     source: p.source.as_ref().map(|s| s.value.clone()),
                     version: p.version.as_ref().map(|s| s.value.clone()),
                     span: p.name.span,
                 });
-                main_files.insert(ty_file.clone());
+                main_files.insert(out.ty_file.clone());
             }
-            let ctx = crate::expand::template_context(
-                &inst.id,
-                &inst.name,
-                &inst.ty,
-                &inst.class,
-                &inst.params,
-                &inst.terraform_params,
-                self.ast_env(),
-                &env.labels,
-                &inst.namespace,
-                &inst.consumers,
-            );
-
-            // Terraform-time outputs: valid ones only, so that no broken expression is written.
-            let exprs = self.check_exprs(inst, prov);
-            let secret_outputs: Vec<&ir::Output> = inst
-                .outputs
-                .iter()
-                .filter(|o| o.secret_backed() && !matches!(o.value, ir::OutputValue::Secret { .. }))
-                .collect();
-            let terraform_provisioned = prov.terraform.is_some() || !secret_outputs.is_empty();
-            if terraform_provisioned {
+            self.diags.extend(out.diags);
+            if let Some(tf) = out.terraform {
                 any_terraform = true;
-                let path = format!("{}/terraform/{}.tf", env.name, inst.id);
-                let reserved = RESERVED_STEMS.contains(&inst.id.as_str());
-                if reserved {
-                    self.diags.push(
-                        Diagnostic::error(
-                            codes::PATH_COLLISION,
-                            format!(
-                                "resource `{}` would be written to `{path}`, a file of the environment itself",
-                                inst.id
-                            ),
-                        )
-                        .label(inst.span, "this resource instance")
-                        .help("give the resource another id with `id=`"),
-                    );
-                }
-                let rendered = match &prov.terraform {
-                    Some(path) => self.render_terraform(inst, path, &ctx),
-                    None => Some(String::new()),
-                };
-                let secrets = self.output_secrets(inst, &secret_outputs, &exprs);
-                if !secrets.is_empty() {
+                if tf.has_secrets {
                     needs.entry("kubernetes".to_string()).or_insert(Need {
                         source: None,
                         version: None,
                         span: inst.span,
                     });
-                    main_files.insert(ty_file.clone());
+                    main_files.insert(out.ty_file.clone());
                 }
-                if let Some(rendered) = rendered.filter(|_| !reserved) {
-                    let expr_refs = self.expr_refs(inst, prov, &exprs);
-                    self.pending_tf.push(PendingTf {
-                        id: inst.id.clone(),
-                        path,
-                        header: header(&files),
-                        analysis: deps::analyse(&rendered).unwrap_or_default(),
-                        rendered,
-                        template_span: prov.terraform.as_ref().map_or(inst.span, |t| t.span),
-                        expr_refs,
-                        secrets,
-                        span: inst.span,
-                    });
-                }
-                outputs_files.extend(files.iter().cloned());
-                self.outputs(inst, &exprs, &mut outputs, &mut output_names);
+                self.pending_tf.extend(tf.pending);
+                outputs_files.extend(out.files.iter().cloned());
+                self.outputs(inst, &out.exprs, &mut outputs, &mut output_names);
             }
-            if let Some(path) = &prov.kubernetes {
-                if let Some(docs) = self.render_kubernetes(inst, path, &ctx) {
-                    self.pending_k8s.push(PendingK8s {
-                        id: inst.id.clone(),
-                        path: format!(
-                            "{}/kubernetes/{}/resources/{}.yaml",
-                            env.name, inst.namespace, inst.id
-                        ),
-                        header: header(&files),
-                        docs,
-                    });
-                }
-            }
+            self.diags.extend(out.k8s_diags);
+            self.pending_k8s.extend(out.k8s);
         }
 
         if !any_terraform && needs.is_empty() {
@@ -479,6 +536,152 @@ impl<'a> Emitter<'a> {
             text,
             self.ast_env().span,
         );
+    }
+
+    /// Compile the templates of the provisioners used, once each (in parallel).
+    fn compile_templates<'p>(&mut self, provs: impl Iterator<Item = &'p ast::Provisioner>) {
+        let mut paths: Vec<&Spanned<String>> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for prov in provs {
+            for path in prov.terraform.iter().chain(&prov.kubernetes) {
+                if self.model.assets.contains_key(&path.span) && seen.insert(path.span) {
+                    paths.push(path);
+                }
+            }
+        }
+        let model = self.model;
+        self.compiled = paths
+            .par_iter()
+            .map(|path| {
+                let asset = &model.assets[&path.span];
+                (
+                    path.span,
+                    templates::compile_cached(&String::from_utf8_lossy(&asset.bytes)),
+                )
+            })
+            .collect();
+    }
+
+    /// Render one resource instance's templates (run in parallel: reads `self` only).
+    fn instance(
+        &self,
+        inst: &'a ir::ResourceInstance,
+        prov: &'a ast::Provisioner,
+        ty: &'a ast::ResourceType,
+    ) -> InstanceOut<'a> {
+        let env = self.env;
+        let ty_file = self.file_name(ty.span);
+        let mut files = BTreeSet::from([ty_file.clone()]);
+        for (w, _) in &inst.consumers {
+            if let Some(wl) = self.model.workloads.get(w) {
+                files.insert(self.file_name(wl.span));
+            }
+        }
+        let ctx = handlebars::Context::from(crate::expand::template_context(
+            &inst.id,
+            &inst.name,
+            &inst.ty,
+            &inst.class,
+            &inst.params,
+            &inst.terraform_params,
+            self.ast_env(),
+            &env.labels,
+            &inst.namespace,
+            &inst.consumers,
+        ));
+        let mut diags = Vec::new();
+
+        // Terraform-time outputs: valid ones only, so that no broken expression is written.
+        let exprs = self.check_exprs(inst, prov, &mut diags);
+        let secret_outputs: Vec<&ir::Output> = inst
+            .outputs
+            .iter()
+            .filter(|o| o.secret_backed() && !matches!(o.value, ir::OutputValue::Secret { .. }))
+            .collect();
+        let terraform_provisioned = prov.terraform.is_some() || !secret_outputs.is_empty();
+        let mut terraform = None;
+        if terraform_provisioned {
+            let path = format!("{}/terraform/{}.tf", env.name, inst.id);
+            let reserved = RESERVED_STEMS.contains(&inst.id.as_str());
+            if reserved {
+                diags.push(
+                    Diagnostic::error(
+                        codes::PATH_COLLISION,
+                        format!(
+                            "resource `{}` would be written to `{path}`, a file of the environment itself",
+                            inst.id
+                        ),
+                    )
+                    .label(inst.span, "this resource instance")
+                    .help("give the resource another id with `id=`"),
+                );
+            }
+            let rendered = match &prov.terraform {
+                Some(path) => self.render_terraform(inst, path, &ctx, &mut diags),
+                None => Some(None),
+            };
+            let secrets = self.output_secrets(inst, &secret_outputs, &exprs);
+            let has_secrets = !secrets.is_empty();
+            let pending = rendered.filter(|_| !reserved).map(|rendered| {
+                let secrets = hcl::to_string(&secrets);
+                // Our own HCL: canonical, so its parse is that of the text in the file.
+                let secret_resources = hcl_edit::parser::parse_body(&secrets)
+                    .ok()
+                    .map(|b| terraform_resources(&b));
+                let (rendered, analysis, resources) = match rendered {
+                    Some(f) => (
+                        f.text,
+                        deps::analyse_body(&f.body),
+                        terraform_resources(&f.body),
+                    ),
+                    None => (String::new(), deps::Analysis::default(), Vec::new()),
+                };
+                PendingTf {
+                    id: inst.id.clone(),
+                    path,
+                    header: header(&files),
+                    rendered,
+                    analysis,
+                    template_span: prov.terraform.as_ref().map_or(inst.span, |t| t.span),
+                    expr_refs: self.expr_refs(inst, prov, &exprs),
+                    secrets,
+                    resources: secret_resources.map(|mut s| {
+                        let mut all = resources;
+                        all.append(&mut s);
+                        all
+                    }),
+                    span: inst.span,
+                }
+            });
+            terraform = Some(TerraformOut {
+                has_secrets,
+                pending,
+            });
+        }
+        let mut k8s_diags = Vec::new();
+        let k8s = prov.kubernetes.as_ref().and_then(|path| {
+            let docs = self.render_kubernetes(inst, path, &ctx, &mut k8s_diags)?;
+            Some(PendingK8s {
+                id: inst.id.clone(),
+                path: format!(
+                    "{}/kubernetes/{}/resources/{}.yaml",
+                    env.name, inst.namespace, inst.id
+                ),
+                header: header(&files),
+                docs,
+            })
+        });
+        InstanceOut {
+            inst,
+            prov,
+            ty_file,
+            files,
+            exprs,
+            diags,
+            terraform,
+            k8s_diags,
+            k8s,
+        }
     }
 
     /// `output "<id>_<output>"` blocks for every output of a Terraform-provisioned instance
@@ -527,33 +730,34 @@ impl<'a> Emitter<'a> {
 
     /// Push HCL we built ourselves, after checking that it parses (it always should).
     fn push_hcl(&mut self, path: String, text: String, span: Span) {
-        match hcl::format(&text) {
-            Ok(t) => self.files.push((path, t.into_bytes())),
-            Err(err) => self.internal_hcl_error(span, &path, &text, &err),
+        // A header and our own HCL, one blank line apart: canonical unless the body is empty,
+        // when `format` drops the blank line at the end.
+        let canonical = !text.ends_with("\n\n");
+        let formatted = if canonical {
+            hcl::parse_canonical(text.clone())
+        } else {
+            hcl::format_parsed(&text)
+        };
+        match formatted {
+            Ok(f) => {
+                self.parsed
+                    .terraform
+                    .insert(path.clone(), terraform_resources(&f.body));
+                self.files.push((path, f.text.into_bytes()));
+            }
+            Err(err) => self
+                .diags
+                .push(internal_hcl_error(span, &path, &text, &err)),
         }
-    }
-
-    fn internal_hcl_error(&mut self, span: Span, path: &str, text: &str, err: &hcl::FormatError) {
-        let line = text.lines().nth(err.line.saturating_sub(1)).unwrap_or("");
-        self.diags.push(
-            Diagnostic::error(
-                codes::TEMPLATE_OUTPUT_INVALID,
-                format!(
-                    "generated `{path}` is not valid HCL at line {}, column {}: {}",
-                    err.line, err.column, err.message
-                ),
-            )
-            .label(span, "generated from here")
-            .note(format!("line {}: {line}", err.line)),
-        );
     }
 
     /// The `expr=` outputs of an instance that are exactly one HCL expression, by output name;
     /// the others are reported.
     fn check_exprs(
-        &mut self,
+        &self,
         inst: &ir::ResourceInstance,
         prov: &ast::Provisioner,
+        diags: &mut Vec<Diagnostic>,
     ) -> BTreeMap<String, String> {
         let mut ok = BTreeMap::new();
         for o in &inst.outputs {
@@ -573,7 +777,7 @@ impl<'a> Emitter<'a> {
                             _ => p.span,
                         },
                     );
-                    self.diags.push(
+                    diags.push(
                         Diagnostic::error(
                             codes::TEMPLATE_OUTPUT_INVALID,
                             format!("`expr=` of output `{}` is not one HCL expression: {}", o.name, err.message()),
@@ -658,158 +862,162 @@ impl<'a> Emitter<'a> {
     }
 
     fn render(
-        &mut self,
+        &self,
         kind: Kind,
         inst: &ir::ResourceInstance,
         path: &Spanned<String>,
-        ctx: &serde_json::Value,
-    ) -> Option<(String, String)> {
+        ctx: &handlebars::Context,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(&'a str, String)> {
         let model = self.model;
         let asset = model.assets.get(&path.span)?;
-        let compiled = self
-            .compiled
-            .entry(path.span)
-            .or_insert_with(|| templates::compile(&String::from_utf8_lossy(&asset.bytes)));
         let hb = if kind == Kind::Kubernetes {
             &self.k8s
         } else {
             &self.tf
         };
-        let rendered = match compiled {
-            Ok(t) => templates::render_compiled(hb, t, ctx),
+        let compiled = self
+            .compiled
+            .get(&path.span)
+            .expect("every template of a used provisioner is compiled before rendering");
+        let rendered = match &**compiled {
+            Ok(t) => templates::render_in(hb, t, ctx),
             Err(e) => Err(e.clone()),
         };
         match rendered {
-            Ok(r) => Some((asset.name.clone(), r)),
+            Ok(r) => Some((asset.name.as_str(), r)),
             Err(err) => {
                 let (name, text) = self.template(path)?;
-                self.template_error(inst, path, &name, &text, &err);
+                diags.push(template_error(inst, path, &name, &text, &err));
                 None
             }
         }
     }
+}
 
-    fn template_error(
-        &mut self,
-        inst: &ir::ResourceInstance,
-        path: &Spanned<String>,
-        name: &str,
-        text: &str,
-        err: &TemplateError,
-    ) {
-        let at = match (err.line, err.column) {
-            (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
-            (Some(l), None) => format!("{name}:{l}"),
-            _ => name.to_string(),
-        };
-        let code = if templates::is_too_large(err) {
-            codes::TEMPLATE_TOO_LARGE
-        } else {
-            codes::TEMPLATE_ERROR
-        };
-        let mut d = Diagnostic::error(code, format!("template `{at}`: {}", err.message))
-            .label(path.span, "this template fails to render");
-        if let Some(l) = err.line {
-            if let Some(src) = text.lines().nth(l.saturating_sub(1)) {
-                d = d.note(format!("{name}:{l}: {src}"));
-            }
+/// A template that failed to compile or render (T603, T610).
+fn template_error(
+    inst: &ir::ResourceInstance,
+    path: &Spanned<String>,
+    name: &str,
+    text: &str,
+    err: &TemplateError,
+) -> Diagnostic {
+    let at = match (err.line, err.column) {
+        (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
+        (Some(l), None) => format!("{name}:{l}"),
+        _ => name.to_string(),
+    };
+    let code = if templates::is_too_large(err) {
+        codes::TEMPLATE_TOO_LARGE
+    } else {
+        codes::TEMPLATE_ERROR
+    };
+    let mut d = Diagnostic::error(code, format!("template `{at}`: {}", err.message))
+        .label(path.span, "this template fails to render");
+    if let Some(l) = err.line {
+        if let Some(src) = text.lines().nth(l.saturating_sub(1)) {
+            d = d.note(format!("{name}:{l}: {src}"));
         }
-        self.diags.push(d.note(format!(
-            "while provisioning resource `{}` with `{}`",
-            inst.id, inst.provisioner
-        )));
     }
+    d.note(format!(
+        "while provisioning resource `{}` with `{}`",
+        inst.id, inst.provisioner
+    ))
+}
 
-    fn invalid_output(
-        &mut self,
-        inst: &ir::ResourceInstance,
-        path: &Spanned<String>,
-        name: &str,
-        what: &str,
-        message: &str,
-        // Where the problem is in the rendered text (1-based line and column), and that text.
-        at: Option<(usize, Option<usize>, &str)>,
-    ) {
-        let line = at.map(|(l, _, text)| (l, text));
-        let at = match at {
-            Some((l, Some(c), _)) => format!(" at rendered line {l}, column {c}"),
-            Some((l, None, _)) => format!(" at rendered line {l}"),
-            None => String::new(),
-        };
-        let mut d = Diagnostic::error(
-            codes::TEMPLATE_OUTPUT_INVALID,
-            format!("template `{name}` renders invalid {what}{at}: {message}"),
-        )
-        .label(path.span, format!("renders invalid {what}"));
-        if let Some((l, rendered)) = line {
-            let src = rendered.lines().nth(l.saturating_sub(1)).unwrap_or("");
-            d = d.note(format!("{name}, rendered line {l}: {src}"));
-        }
-        self.diags.push(d.note(format!(
-            "while provisioning resource `{}` with `{}`",
-            inst.id, inst.provisioner
-        )));
+/// Template output that is not what its format needs (T604).
+fn invalid_output(
+    inst: &ir::ResourceInstance,
+    path: &Spanned<String>,
+    name: &str,
+    what: &str,
+    message: &str,
+    // Where the problem is in the rendered text (1-based line and column), and that text.
+    at: Option<(usize, Option<usize>, &str)>,
+) -> Diagnostic {
+    let line = at.map(|(l, _, text)| (l, text));
+    let at = match at {
+        Some((l, Some(c), _)) => format!(" at rendered line {l}, column {c}"),
+        Some((l, None, _)) => format!(" at rendered line {l}"),
+        None => String::new(),
+    };
+    let mut d = Diagnostic::error(
+        codes::TEMPLATE_OUTPUT_INVALID,
+        format!("template `{name}` renders invalid {what}{at}: {message}"),
+    )
+    .label(path.span, format!("renders invalid {what}"));
+    if let Some((l, rendered)) = line {
+        let src = rendered.lines().nth(l.saturating_sub(1)).unwrap_or("");
+        d = d.note(format!("{name}, rendered line {l}: {src}"));
     }
+    d.note(format!(
+        "while provisioning resource `{}` with `{}`",
+        inst.id, inst.provisioner
+    ))
+}
 
-    /// The rendered `terraform` template, re-formatted canonically.
+impl<'a> Emitter<'a> {
+    /// The rendered `terraform` template, re-formatted canonically, and its parse: `None`
+    /// when it failed (reported), `Some(None)` when it rendered to nothing.
     fn render_terraform(
-        &mut self,
+        &self,
         inst: &ir::ResourceInstance,
         path: &Spanned<String>,
-        ctx: &serde_json::Value,
-    ) -> Option<String> {
-        let (name, rendered) = self.render(Kind::Terraform, inst, path, ctx)?;
+        ctx: &handlebars::Context,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Option<hcl::Formatted>> {
+        let (name, rendered) = self.render(Kind::Terraform, inst, path, ctx, diags)?;
         if templates::has_terraform_ref(&rendered) {
-            self.terraform_ref_misused(inst, path, &name, &rendered);
+            diags.push(terraform_ref_misused(inst, path, name, &rendered));
             return None;
         }
-        match hcl::format(&rendered) {
-            Ok(t) => Some(t),
+        match hcl::format_parsed(&rendered) {
+            Ok(f) => Some(Some(f)),
             Err(err) => {
                 let at = Some((err.line, Some(err.column), rendered.as_str()));
-                self.invalid_output(inst, path, &name, "HCL", &err.message, at);
+                diags.push(invalid_output(inst, path, name, "HCL", &err.message, at));
                 None
             }
         }
     }
+}
 
-    /// A param holding a Terraform reference reached text that cannot hold one.
-    fn terraform_ref_misused(
-        &mut self,
-        inst: &ir::ResourceInstance,
-        path: &Spanned<String>,
-        name: &str,
-        rendered: &str,
-    ) {
-        let mut d = Diagnostic::error(
-            codes::SENSITIVE_PLAIN,
-            format!("template `{name}` would write a Terraform reference as plain text"),
-        );
-        let used = crate::expand::params_in(rendered, &inst.terraform_params);
-        for (i, (param, resource, output)) in used.iter().enumerate() {
-            let Some(r) = inst.references.iter().find(|r| r.param == *param) else {
-                continue;
-            };
-            let text = format!("param `{param}` holds `expr=` output `{output}` of `{resource}`");
-            d = if i == 0 {
-                d.label(r.span, text)
-            } else {
-                d.related(r.span, text)
-            };
-        }
-        self.diags.push(
-            d.related(
-                path.span,
-                "only `{{x}}` and `{{hcl x}}` in a `terraform` template can write it",
-            )
-            .note(format!(
-                "while provisioning resource `{}` with `{}`",
-                inst.id, inst.provisioner
-            ))
-            .help("refer to a `value=` output in the param, or use the param only in `{{x}}` or `{{hcl x}}` of the `terraform` template"),
-        );
+/// A param holding a Terraform reference reached text that cannot hold one (T607).
+fn terraform_ref_misused(
+    inst: &ir::ResourceInstance,
+    path: &Spanned<String>,
+    name: &str,
+    rendered: &str,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        codes::SENSITIVE_PLAIN,
+        format!("template `{name}` would write a Terraform reference as plain text"),
+    );
+    let used = crate::expand::params_in(rendered, &inst.terraform_params);
+    for (i, (param, resource, output)) in used.iter().enumerate() {
+        let Some(r) = inst.references.iter().find(|r| r.param == *param) else {
+            continue;
+        };
+        let text = format!("param `{param}` holds `expr=` output `{output}` of `{resource}`");
+        d = if i == 0 {
+            d.label(r.span, text)
+        } else {
+            d.related(r.span, text)
+        };
     }
+    d.related(
+            path.span,
+            "only `{{x}}` and `{{hcl x}}` in a `terraform` template can write it",
+        )
+        .note(format!(
+            "while provisioning resource `{}` with `{}`",
+            inst.id, inst.provisioner
+        ))
+        .help("refer to a `value=` output in the param, or use the param only in `{{x}}` or `{{hcl x}}` of the `terraform` template")
+}
 
+impl<'a> Emitter<'a> {
     /// The addresses each valid `expr=` output of an instance refers to, by the output's span.
     fn expr_refs(
         &self,
@@ -835,28 +1043,29 @@ impl<'a> Emitter<'a> {
 
     /// The rendered `kubernetes` template, parsed (empty documents dropped).
     fn render_kubernetes(
-        &mut self,
+        &self,
         inst: &ir::ResourceInstance,
         path: &Spanned<String>,
-        ctx: &serde_json::Value,
+        ctx: &handlebars::Context,
+        diags: &mut Vec<Diagnostic>,
     ) -> Option<Vec<crate::yaml::Value>> {
-        let (name, rendered) = self.render(Kind::Kubernetes, inst, path, ctx)?;
+        let (name, rendered) = self.render(Kind::Kubernetes, inst, path, ctx, diags)?;
         if templates::has_terraform_ref(&rendered) {
-            self.terraform_ref_misused(inst, path, &name, &rendered);
+            diags.push(terraform_ref_misused(inst, path, name, &rendered));
             return None;
         }
         let docs = match crate::yaml::from_yaml_str(&rendered) {
             Ok(d) => d,
             Err(msg) => {
                 let line = yaml_error_line(&msg);
-                self.invalid_output(
+                diags.push(invalid_output(
                     inst,
                     path,
-                    &name,
+                    name,
                     "YAML",
                     &msg,
                     line.map(|l| (l, None, rendered.as_str())),
-                );
+                ));
                 return None;
             }
         };
@@ -875,7 +1084,14 @@ impl<'a> Emitter<'a> {
                     "document {} is not a Kubernetes object (it needs `apiVersion` and `kind`)",
                     i + 1
                 );
-                self.invalid_output(inst, path, &name, "Kubernetes YAML", &msg, None);
+                diags.push(invalid_output(
+                    inst,
+                    path,
+                    name,
+                    "Kubernetes YAML",
+                    &msg,
+                    None,
+                ));
                 return None;
             }
         }

@@ -5,6 +5,8 @@
 //! Parsing the emitted text (rather than reaching into each emitter) means policies judge
 //! exactly what `build` would write, whatever emitter or template produced it.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::ir;
@@ -71,23 +73,63 @@ impl Rendered {
     }
 }
 
+/// A Terraform `resource` block of an emitted file, as policies see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TfResource {
+    /// The resource type (first label).
+    pub ty: String,
+    /// The resource name (second label).
+    pub name: String,
+    /// The block as [`terraform_block`] shapes it.
+    pub value: Value,
+}
+
+/// What the emitters know of the files they wrote, by path (relative to OUT), so that
+/// [`collect`] need not parse those files back: exactly what parsing them would give.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The `resource` blocks of `.tf` files, from the emitter's own parse of their text.
+    pub terraform: HashMap<String, Vec<TfResource>>,
+    /// The documents of `.yaml` files, as they were written (our emitter reads back the same).
+    pub kubernetes: HashMap<String, Vec<crate::yaml::Value>>,
+}
+
+/// The `resource` blocks (with two labels) of parsed Terraform, in file order.
+pub fn terraform_resources(body: &hcl_edit::structure::Body) -> Vec<TfResource> {
+    body.iter()
+        .filter_map(|s| s.as_block())
+        .filter(|b| b.ident.as_str() == "resource" && b.labels.len() == 2)
+        .map(|block| {
+            let ty = block.labels[0].as_str();
+            let name = block.labels[1].as_str();
+            TfResource {
+                value: terraform_block(ty, name, &block.body),
+                ty: ty.to_string(),
+                name: name.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Parse back the files rendered for `env` (paths relative to OUT).
 ///
 /// `workload_span` gives the span to blame for a workload's objects (its name); files that do
 /// not parse are skipped, because the emitters already reported them. Kubernetes documents are
 /// parsed only when `kubernetes` is set (some policy targets them): parsing every YAML file
-/// back is a fifth of a large build.
+/// back is a fifth of a large build. A file found in `parsed` is not parsed again.
 pub fn collect(
     env: &ir::Environment,
     files: &[(String, Vec<u8>)],
     workload_span: &dyn Fn(&str) -> Option<Span>,
     kubernetes: bool,
+    mut parsed: Parsed,
 ) -> Rendered {
     let mut objects = Vec::new();
     let mut sorted: Vec<&(String, Vec<u8>)> = files.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let prefix = format!("{}/", env.name);
     for (path, bytes) in sorted {
-        let Some(rest) = path.strip_prefix(&format!("{}/", env.name)) else {
+        let Some(rest) = path.strip_prefix(&prefix) else {
             continue;
         };
         let Ok(text) = std::str::from_utf8(bytes) else {
@@ -113,8 +155,12 @@ pub fn collect(
             let Some(span) = origin_span(env, &origin, workload_span) else {
                 continue;
             };
-            let Ok(docs) = crate::yaml::from_yaml_str(text) else {
-                continue;
+            let docs = match parsed.kubernetes.remove(path.as_str()) {
+                Some(docs) => docs,
+                None => match crate::yaml::from_yaml_str(text) {
+                    Ok(docs) => docs,
+                    Err(_) => continue,
+                },
             };
             for doc in docs {
                 let value = yaml_to_json(&doc);
@@ -145,21 +191,19 @@ pub fn collect(
             let Some(span) = origin_span(env, &origin, workload_span) else {
                 continue;
             };
-            let Ok(body) = hcl_edit::parser::parse_body(text) else {
-                continue;
+            let resources = match parsed.terraform.remove(path.as_str()) {
+                Some(r) => r,
+                None => match hcl_edit::parser::parse_body(text) {
+                    Ok(body) => terraform_resources(&body),
+                    Err(_) => continue,
+                },
             };
-            for s in body.iter() {
-                let Some(block) = s.as_block() else { continue };
-                if block.ident.as_str() != "resource" || block.labels.len() != 2 {
-                    continue;
-                }
-                let ty = block.labels[0].as_str().to_string();
-                let name = block.labels[1].as_str().to_string();
+            for r in resources {
                 objects.push(Object {
                     format: Format::Terraform,
-                    kind: ty.clone(),
-                    name: name.clone(),
-                    value: terraform_block(&ty, &name, &block.body),
+                    kind: r.ty,
+                    name: r.name,
+                    value: r.value,
                     origin: origin.clone(),
                     span,
                     path: path.clone(),

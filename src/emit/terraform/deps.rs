@@ -76,28 +76,39 @@ fn block_address(b: &Block) -> Option<(String, bool)> {
 }
 
 /// Analyse rendered Terraform; `None` when it does not parse (reported elsewhere).
+#[cfg(test)]
 pub fn analyse(text: &str) -> Option<Analysis> {
-    let body = hcl_edit::parser::parse_body(text).ok()?;
+    Some(analyse_body(&hcl_edit::parser::parse_body(text).ok()?))
+}
+
+/// Analyse parsed Terraform (the body [`crate::hcl::format_parsed`] hands back).
+pub fn analyse_body(body: &Body) -> Analysis {
     let mut all = Refs::default();
-    all.visit_body(&body);
-    let blocks = body
-        .blocks()
-        .filter_map(|b| {
-            let (address, managed) = block_address(b)?;
-            let mut r = Refs::default();
-            r.visit_body(&b.body);
-            r.0.remove(&address);
-            Some(TfBlock {
-                address,
-                managed,
-                refs: r.0,
-            })
-        })
-        .collect();
-    Some(Analysis {
+    let mut blocks = Vec::new();
+    // One walk: a block's references are collected once, for itself and for the file.
+    for s in body.iter() {
+        let Some(b) = s.as_block() else {
+            all.visit_structure(s);
+            continue;
+        };
+        let Some((address, managed)) = block_address(b) else {
+            all.visit_block(b);
+            continue;
+        };
+        let mut r = Refs::default();
+        r.visit_body(&b.body);
+        all.0.extend(r.0.iter().cloned());
+        r.0.remove(&address);
+        blocks.push(TfBlock {
+            address,
+            managed,
+            refs: r.0,
+        });
+    }
+    Analysis {
         blocks,
         refs: all.0,
-    })
+    }
 }
 
 /// The addresses one Terraform expression refers to (empty when it does not parse).
