@@ -2,7 +2,7 @@
 //! there, apply `when` overrides (base < env-type < env), create resource instances, match
 //! provisioners, render their outputs and resolve placeholders.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
@@ -598,25 +598,6 @@ fn resolve_params(
     out
 }
 
-/// Templates compiled once, by their text.
-type TemplateCache = HashMap<String, Result<templates::Compiled, templates::TemplateError>>;
-
-/// Renders `text`, compiling it only the first time it is seen.
-fn render_cached(
-    cache: &mut TemplateCache,
-    hb: &handlebars::Handlebars<'_>,
-    text: &str,
-    ctx: &serde_json::Value,
-) -> Result<String, templates::TemplateError> {
-    if !cache.contains_key(text) {
-        cache.insert(text.to_string(), templates::compile(text));
-    }
-    match &cache[text] {
-        Ok(t) => templates::render_compiled(hb, t, ctx),
-        Err(e) => Err(e.clone()),
-    }
-}
-
 fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<Diagnostic>) {
     let m: &Model = model;
     let mut diags = Vec::new();
@@ -735,8 +716,6 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
     // Match provisioners, resolve params and render outputs; an instance comes after the
     // instances its params refer to.
     let plain = templates::registry(templates::Kind::Plain);
-    // Output templates are compiled once per environment, not once per instance.
-    let mut compiled = TemplateCache::new();
     let mut resources: BTreeMap<String, ir::ResourceInstance> = BTreeMap::new();
     for id in instance_order(&instances, &uses_of) {
         let Some(mut inst) = instances.remove(&id) else {
@@ -804,12 +783,7 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             else {
                 continue;
             };
-            let mut render = |s: &Spanned<String>| match render_cached(
-                &mut compiled,
-                &plain,
-                &s.value,
-                &ctx,
-            ) {
+            let mut render = |s: &Spanned<String>| match templates::render(&plain, &s.value, &ctx) {
                 Ok(v) if templates::has_terraform_ref(&v) => {
                     let used = params_in(&v, &first.terraform);
                     let mut d = Diagnostic::error(
