@@ -24,10 +24,16 @@ fn check_spans(diags: &[Diagnostic], sources: &Sources) {
     }
 }
 
-/// The front end on one file: bytes -> parse and lower -> diagnostics in every format.
+/// The front end on one file: bytes -> parse and lower -> diagnostics in every format; and the
+/// fast KDL parser against the `kdl` crate.
 pub fn frontend(data: &[u8]) {
     // Non-UTF-8 files never reach the parser (T102); replace bad bytes to get past that.
     let text = String::from_utf8_lossy(data).into_owned();
+    // Wherever the fast KDL parser accepts a text, the `kdl` crate must accept it too and
+    // produce the same document.
+    if let Err(e) = trestle::kdl_fast::check(&text) {
+        panic!("the fast KDL parser differs from the kdl crate: {e}");
+    }
     let (_, diags) = trestle::parse::parse_text(FileId(0), &text);
     let mut sources = Sources::new(PathBuf::from("fuzz"));
     sources.add(SourceFile::new(

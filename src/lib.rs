@@ -15,6 +15,7 @@ pub mod graph;
 pub mod hcl;
 pub mod init;
 pub mod ir;
+pub mod kdl_fast;
 pub mod lower;
 pub mod model;
 pub mod parse;

@@ -14,8 +14,9 @@ use crate::source::{FileId, Origin, SourceFile, Sources, Span};
 /// Deepest `{` nesting accepted; deeper input is refused before the recursive parser sees it.
 pub const MAX_DEPTH: usize = 64;
 
-/// Largest spec file parsed (T105). The KDL parser reads about 2 MB/s in release builds, so
-/// this bounds the time one file can take; it also keeps byte offsets far below `u32::MAX`.
+/// Largest spec file parsed (T105). The `kdl` crate, which parses every file the fast parser
+/// refuses (any invalid one), reads about 2 MB/s in release builds, so this bounds the time one
+/// file can take; it also keeps byte offsets far below `u32::MAX`.
 pub const MAX_FILE_SIZE: u64 = 16 << 20;
 
 /// The front end's result: every file, its AST, and the diagnostics of passes 1 and 2.
@@ -180,7 +181,13 @@ pub fn parse_text(id: FileId, text: &str) -> (Option<ast::File>, Vec<Diagnostic>
             .help("no spec needs this much nesting; is a `}` missing, or is the file generated?")],
         );
     }
-    match kdl::KdlDocument::parse_v2(text) {
+    // The fast parser handles valid documents; anything else goes to the `kdl` crate, whose
+    // errors become the diagnostics below.
+    let parsed = match crate::kdl_fast::parse(text) {
+        Some(doc) => Ok(doc),
+        None => kdl::KdlDocument::parse_v2(text),
+    };
+    match parsed {
         Ok(doc) => {
             let (file, diags) = lower::lower_file(id, text, &doc);
             (Some(file), diags)
@@ -552,7 +559,7 @@ fn kdl_label(label: Option<&str>, message: &str) -> String {
 }
 
 /// The offset of the first `{` nested deeper than MAX_DEPTH, skipping strings and comments.
-fn too_deep(text: &str) -> Option<usize> {
+pub(crate) fn too_deep(text: &str) -> Option<usize> {
     let mut depth = 0usize;
     let mut found = None;
     scan(text, |i, b| {
