@@ -227,10 +227,14 @@ pub fn build(env: &ir::Environment, terraform: &[TerraformRef]) -> (Graph, Vec<D
     let mut waves = BTreeMap::new();
     for scc in tarjan_scc(&graph) {
         let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-        let inner: Vec<_> = graph
-            .edge_references()
-            .filter(|e| members.contains(&e.source()) && members.contains(&e.target()))
+        // The component's own edges, in edge order (only its members' out-edges can be
+        // inside it; scanning every edge per component was quadratic at monorepo scale).
+        let mut inner: Vec<_> = scc
+            .iter()
+            .flat_map(|n| graph.edges(*n))
+            .filter(|e| members.contains(&e.target()))
             .collect();
+        inner.sort_by_key(|e| e.id());
         if !inner.is_empty() {
             diags.push(cycle(&graph, &inner));
         }
