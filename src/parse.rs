@@ -185,7 +185,27 @@ pub fn parse_text(id: FileId, text: &str) -> (Option<ast::File>, Vec<Diagnostic>
     // errors become the diagnostics below.
     let parsed = match crate::kdl_fast::parse(text) {
         Some(doc) => Ok(doc),
-        None => kdl::KdlDocument::parse_v2(text),
+        None => {
+            // The kdl crate takes exponential time on invalid text with nested `/-` blocks.
+            if let Some(at) = slashdash_too_deep(text) {
+                return (
+                    None,
+                    vec![Diagnostic::error(
+                        codes::TOO_DEEP,
+                        format!(
+                            "invalid KDL with commented-out (`/-`) blocks nested deeper than \
+                             {MAX_SLASHDASH_DEPTH} levels"
+                        ),
+                    )
+                    .label(Span::new(id, at, at + 1), "too deep")
+                    .help(
+                        "the file is not valid KDL; delete the commented-out blocks (or use `//` \
+                         comments) to see the exact error",
+                    )],
+                );
+            }
+            kdl::KdlDocument::parse_v2(text)
+        }
     };
     match parsed {
         Ok(doc) => {
@@ -572,6 +592,49 @@ pub(crate) fn too_deep(text: &str) -> Option<usize> {
                 }
             }
             b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        true
+    });
+    found
+}
+
+/// How deep blocks opened under a `/-` may nest in a file the fast parser declined.
+pub const MAX_SLASHDASH_DEPTH: usize = 8;
+
+/// The offset of the first `{` nested more than [`MAX_SLASHDASH_DEPTH`] levels inside
+/// slashdashed nodes or blocks (an estimate: a `/-` counts for the next block opened on the
+/// same node, i.e. before a `;` or line end at its depth).
+pub(crate) fn slashdash_too_deep(text: &str) -> Option<usize> {
+    // Per open block: how many slashdashed blocks enclose it, and whether a `/-` is pending
+    // on the current node at that depth.
+    let mut stack: Vec<(usize, bool)> = vec![(0, false)];
+    let b = text.as_bytes();
+    let mut found = None;
+    scan(text, |i, c| {
+        match c {
+            b'/' if b.get(i + 1) == Some(&b'-') => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 = true;
+                }
+            }
+            b'{' => {
+                let (count, pending) = stack.last().copied().unwrap_or((0, false));
+                let count = count + usize::from(pending);
+                if count > MAX_SLASHDASH_DEPTH {
+                    found = Some(i);
+                    return false;
+                }
+                stack.push((count, false));
+            }
+            b'}' if stack.len() > 1 => {
+                stack.pop();
+            }
+            b';' | b'\n' => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 = false;
+                }
+            }
             _ => {}
         }
         true

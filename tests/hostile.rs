@@ -160,6 +160,29 @@ fn deeply_nested_kdl_is_refused_before_parsing() {
 }
 
 #[test]
+fn invalid_kdl_with_deeply_nested_slashdash_blocks_is_refused_quickly() {
+    // The kdl crate (which reports syntax errors) backtracks exponentially on this shape; at
+    // depth 30 it would run for hours.
+    let (_tmp, root) = tree();
+    let d = 30;
+    let text = format!("{}{} =bad\n", "x;/-a {".repeat(d), "}".repeat(d));
+    std::fs::write(root.join("sd.kdl"), text).unwrap();
+    let started = std::time::Instant::now();
+    let run = validate(&root);
+    assert_only(&run, "T104");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Valid KDL of the same shape is parsed (by the fast parser): only the unknown node `x`
+    // is reported, no syntax or nesting error.
+    let valid = format!("{}{}\n", "x;/-a {".repeat(d), "}".repeat(d));
+    std::fs::write(root.join("sd.kdl"), valid).unwrap();
+    assert_only(&validate(&root), "T201");
+}
+
+#[test]
 fn a_50_mb_spec_file_is_refused_quickly() {
     let (_tmp, root) = tree();
     let node = "domain generated { owner core; description \"padding padding padding\"; }\n";
