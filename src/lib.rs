@@ -198,12 +198,20 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
                 Some(ast::PolicyTarget::Kubernetes { .. })
             )
         });
+        let terraform_types = policy::terraform_types(checked);
         let rendered: Vec<(Rendered, policy::Rendered, graph::Graph)> = envs
             .par_iter()
             .map(|env| {
                 let ((files, d), g, parsed) = render_env(checked, &fe.sources, env);
                 let span = |w: &str| checked.workloads.get(w).map(|x| x.name.span);
-                let objects = policy::rendered::collect(env, &files, &span, k8s_policies, parsed);
+                let objects = policy::rendered::collect(
+                    env,
+                    &files,
+                    &span,
+                    k8s_policies,
+                    &terraform_types,
+                    parsed,
+                );
                 ((files, d), objects, g)
             })
             .collect();

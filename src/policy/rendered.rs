@@ -116,12 +116,14 @@ pub fn terraform_resources(body: &hcl_edit::structure::Body) -> Vec<TfResource> 
 /// `workload_span` gives the span to blame for a workload's objects (its name); files that do
 /// not parse are skipped, because the emitters already reported them. Kubernetes documents are
 /// parsed only when `kubernetes` is set (some policy targets them): parsing every YAML file
-/// back is a fifth of a large build. A file found in `parsed` is not parsed again.
+/// back is a fifth of a large build. Terraform blocks are kept only for `terraform_types` (what
+/// rules and policies read). A file found in `parsed` is not parsed again.
 pub fn collect(
     env: &ir::Environment,
     files: &[(String, Vec<u8>)],
     workload_span: &dyn Fn(&str) -> Option<Span>,
     kubernetes: bool,
+    terraform_types: &std::collections::BTreeSet<String>,
     mut parsed: Parsed,
 ) -> Rendered {
     let mut objects = Vec::new();
@@ -199,6 +201,9 @@ pub fn collect(
                 },
             };
             for r in resources {
+                if !terraform_types.contains(&r.ty) {
+                    continue;
+                }
                 objects.push(Object {
                     format: Format::Terraform,
                     kind: r.ty,

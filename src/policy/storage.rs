@@ -71,6 +71,17 @@ fn values(o: &Object) -> &Value {
 
 /// True when a companion resource's `bucket` points at this bucket: a reference to it
 /// (`aws_s3_bucket.NAME.id` / `.bucket`) or its literal name.
+/// Every Terraform resource type the storage rules read; the policy engine keeps no other
+/// rendered Terraform blocks for them (see `policy::terraform_types`).
+pub(crate) fn terraform_types() -> impl Iterator<Item = &'static str> {
+    ENCRYPTED.iter().map(|(t, _)| *t).chain([
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_acl",
+    ])
+}
+
 fn refers_to_bucket(companion: &Object, bucket: &Object) -> bool {
     let Some(b) = values(companion)["bucket"].as_str() else {
         return false;
