@@ -99,11 +99,11 @@ def cargo_build(target_dir):
     return target_dir / "release" / "trestle", target_dir / "release" / "examples" / "gen"
 
 
-def bench_trestle(trestle, gen, work, sizes, runs):
+def bench_trestle(trestle, gen, work, sizes, runs, out_dir=None):
     rows = []
     for n in sizes:
         spec = work / f"spec-{n}"
-        out = work / f"out-{n}"
+        out = (out_dir or work) / f"out-{n}"
         if not spec.exists():
             run([gen, str(n), spec], stderr=subprocess.DEVNULL)
         spec_files, spec_bytes = tree_size(spec)
@@ -364,6 +364,9 @@ def main():
     ap.add_argument("--peer-n", type=int, default=1000)
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--out-dir", default=None,
+                    help="where the output trees go (default: the scratch folder); e.g. /dev/shm "
+                         "to take the file system's file creation out of the figures")
     ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args()
@@ -375,7 +378,7 @@ def main():
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
     print(f"Machine: {machine()}\n{version} (commit {commit}, release build)\n")
-    rows = bench_trestle(trestle, gen, work, sizes, a.runs)
+    rows = bench_trestle(trestle, gen, work, sizes, a.runs, Path(a.out_dir) if a.out_dir else None)
     print("| N | verb | spec files (bytes) | wall | CPU | peak RSS | files written (bytes) | target |")
     print("|---:|---|---:|---:|---:|---:|---:|---|")
     by = {}
