@@ -106,3 +106,16 @@ pub fn compile(data: &[u8], dir: &Path) {
         }
     }
 }
+
+/// The fast YAML reader on any text: it declines (`None`) or agrees exactly with the
+/// serde_yaml_ng path, errors included (it may only return what that path returns as `Ok`).
+pub fn yaml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Some(docs) = trestle::yaml::fast::parse(&text) {
+        assert_eq!(
+            Ok(&docs),
+            trestle::yaml::from_yaml_str_serde(&text).as_ref(),
+            "{text:?}"
+        );
+    }
+}

@@ -12,6 +12,8 @@
 
 use std::fmt::Write as _;
 
+pub mod fast;
+
 /// A YAML value with mapping keys in insertion order (the emitter never reorders).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -526,8 +528,26 @@ fn write_literal(out: &mut String, s: &str, content_col: usize) {
     }
 }
 
-/// Parses a multi-document YAML stream via serde_yaml_ng, keeping mapping key order.
+/// Parses a multi-document YAML stream, keeping mapping key order.
+///
+/// The block-style subset that templates and our emitter produce is read by [`fast`];
+/// everything else, and every error, comes from serde_yaml_ng.
 pub fn from_yaml_str(s: &str) -> Result<Vec<Value>, String> {
+    if let Some(docs) = fast::parse(s) {
+        // The fast path's promise, checked by every debug run (tests, goldens, fixtures).
+        debug_assert_eq!(
+            Ok(&docs),
+            from_yaml_str_serde(s).as_ref(),
+            "the fast YAML reader disagrees with serde_yaml_ng on {s:?}"
+        );
+        return Ok(docs);
+    }
+    from_yaml_str_serde(s)
+}
+
+/// [`from_yaml_str`] without the fast path: the reference the fast reader must agree with.
+#[doc(hidden)]
+pub fn from_yaml_str_serde(s: &str) -> Result<Vec<Value>, String> {
     // Empty documents (and an empty input) come back as `Null`. Integer and boolean keys
     // become their text, as Kubernetes' own YAML-to-JSON step does; other non-string keys,
     // tags, non-finite floats and integers beyond i64 are errors rather than silent guesses.

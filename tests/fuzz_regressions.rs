@@ -46,6 +46,20 @@ fn compile_inputs() {
     }
 }
 
+#[test]
+fn yaml_inputs() {
+    let files = inputs("yaml");
+    assert!(files.len() > 10, "seeds exist: {files:?}");
+    let mut fast = 0;
+    for f in files {
+        let data = std::fs::read(&f).unwrap();
+        harness::yaml(&data);
+        fast += usize::from(trestle::yaml::fast::parse(&String::from_utf8_lossy(&data)).is_some());
+    }
+    // Most seeds take the fast path, so the fuzzer starts inside the subset.
+    assert!(fast > 10, "{fast}");
+}
+
 /// The seeds reach the back end: they compile without errors, so the fuzzer starts from
 /// inputs that exercise templates and every emitter.
 #[test]

@@ -1054,6 +1054,11 @@ impl<'a> Emitter<'a> {
             diags.push(terraform_ref_misused(inst, path, name, &rendered));
             return None;
         }
+        #[cfg(test)]
+        crate::yaml::fast::RENDERED
+            .lock()
+            .unwrap()
+            .push(rendered.clone());
         let docs = match crate::yaml::from_yaml_str(&rendered) {
             Ok(d) => d,
             Err(msg) => {
