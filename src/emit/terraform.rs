@@ -111,6 +111,7 @@ pub fn prepare<'a>(
         pending_k8s: Vec::new(),
         compiled: HashMap::new(),
         parsed: Parsed::default(),
+        tf_types: crate::policy::terraform_types(model),
     };
     if let Some(ast_env) = model.environments.get(&env.name) {
         e.ast_env = Some(ast_env);
@@ -193,9 +194,10 @@ impl Prepared<'_> {
         }
         // Each file is completed on its own (in parallel) and joins in instance order.
         let pending = std::mem::take(&mut e.pending_tf);
+        let wanted = &e.tf_types;
         let done: Vec<FinishedTf> = pending
             .into_par_iter()
-            .map(|p| finish_tf(p, &waits))
+            .map(|p| finish_tf(p, &waits, wanted))
             .collect();
         for f in done {
             e.diags.extend(f.diags);
@@ -241,7 +243,11 @@ struct FinishedTf {
 }
 
 /// Add `depends_on` where `waits` asks for it and join the file's parts.
-fn finish_tf(p: PendingTf, waits: &BTreeMap<String, Vec<String>>) -> FinishedTf {
+fn finish_tf(
+    p: PendingTf,
+    waits: &BTreeMap<String, Vec<String>>,
+    wanted: &BTreeSet<String>,
+) -> FinishedTf {
     let mut diags = Vec::new();
     let mut rendered = p.rendered;
     let mut canonical = true;
@@ -292,7 +298,7 @@ fn finish_tf(p: PendingTf, waits: &BTreeMap<String, Vec<String>>) -> FinishedTf 
             p.resources.is_none()
                 || hcl_edit::parser::parse_body(&joined)
                     .ok()
-                    .map(|b| terraform_resources(&b))
+                    .map(|b| terraform_resources(&b, wanted))
                     == p.resources,
             "{}: resource blocks differ from the parsed file",
             p.path
@@ -305,7 +311,7 @@ fn finish_tf(p: PendingTf, waits: &BTreeMap<String, Vec<String>>) -> FinishedTf 
     let text = text();
     match hcl::format_parsed(&text) {
         Ok(f) => {
-            let resources = terraform_resources(&f.body);
+            let resources = terraform_resources(&f.body, wanted);
             FinishedTf {
                 diags,
                 file: Some((p.path, f.text.into_bytes(), Some(resources))),
@@ -422,6 +428,8 @@ struct Emitter<'a> {
     pending_k8s: Vec<PendingK8s>,
     /// Templates compiled once per environment, by the span of the path that names them.
     compiled: HashMap<Span, templates::Shared>,
+    /// The Terraform resource types policies read; only those blocks are kept for them.
+    tf_types: BTreeSet<String>,
     /// What policies need of the files written (resource blocks, documents), by path.
     parsed: Parsed,
 }
@@ -627,12 +635,12 @@ impl<'a> Emitter<'a> {
                 // Our own HCL: canonical, so its parse is that of the text in the file.
                 let secret_resources = hcl_edit::parser::parse_body(&secrets)
                     .ok()
-                    .map(|b| terraform_resources(&b));
+                    .map(|b| terraform_resources(&b, &self.tf_types));
                 let (rendered, analysis, resources) = match rendered {
                     Some(f) => (
                         f.text,
                         deps::analyse_body(&f.body),
-                        terraform_resources(&f.body),
+                        terraform_resources(&f.body, &self.tf_types),
                     ),
                     None => (String::new(), deps::Analysis::default(), Vec::new()),
                 };
@@ -742,7 +750,7 @@ impl<'a> Emitter<'a> {
             Ok(f) => {
                 self.parsed
                     .terraform
-                    .insert(path.clone(), terraform_resources(&f.body));
+                    .insert(path.clone(), terraform_resources(&f.body, &self.tf_types));
                 self.files.push((path, f.text.into_bytes()));
             }
             Err(err) => self

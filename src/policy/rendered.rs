@@ -94,11 +94,19 @@ pub struct Parsed {
     pub kubernetes: HashMap<String, Vec<crate::yaml::Value>>,
 }
 
-/// The `resource` blocks (with two labels) of parsed Terraform, in file order.
-pub fn terraform_resources(body: &hcl_edit::structure::Body) -> Vec<TfResource> {
+/// The `resource` blocks (with two labels) of parsed Terraform whose type is in `wanted`
+/// (what rules and policies read, see `policy::terraform_types`), in file order.
+pub fn terraform_resources(
+    body: &hcl_edit::structure::Body,
+    wanted: &std::collections::BTreeSet<String>,
+) -> Vec<TfResource> {
     body.iter()
         .filter_map(|s| s.as_block())
-        .filter(|b| b.ident.as_str() == "resource" && b.labels.len() == 2)
+        .filter(|b| {
+            b.ident.as_str() == "resource"
+                && b.labels.len() == 2
+                && wanted.contains(b.labels[0].as_str())
+        })
         .map(|block| {
             let ty = block.labels[0].as_str();
             let name = block.labels[1].as_str();
@@ -196,7 +204,7 @@ pub fn collect(
             let resources = match parsed.terraform.remove(path.as_str()) {
                 Some(r) => r,
                 None => match hcl_edit::parser::parse_body(text) {
-                    Ok(body) => terraform_resources(&body),
+                    Ok(body) => terraform_resources(&body, terraform_types),
                     Err(_) => continue,
                 },
             };
