@@ -83,6 +83,7 @@ fn push_doc(
         lines: &lines[..end],
         i: start,
         unterminated: unterminated_last && end == lines.len(),
+        depth: 0,
     };
     match p.peek()? {
         None if explicit => docs.push(Value::Null),
@@ -123,7 +124,14 @@ struct Parser<'a, 'b> {
     i: usize,
     /// Whether the last of `lines` ends the input without a newline.
     unterminated: bool,
+    /// Collections open around the current line.
+    depth: usize,
 }
+
+/// Deeper nesting is left to serde_yaml_ng, which refuses more than 128 levels (an indentless
+/// sequence adds a level without a `block`, so this counts at most half); this also
+/// bounds the recursion of this reader (a 16 MiB line of `- - - …` nests millions deep).
+const MAX_DEPTH: usize = 48;
 
 /// Leading spaces of a line; `None` when a tab follows them (tabs never indent).
 fn indent_of(line: &str) -> Option<usize> {
@@ -198,14 +206,20 @@ impl<'a> Parser<'a, '_> {
     /// A node that starts at `col` on the current line, inside a collection whose
     /// indentation is `parent`.
     fn block(&mut self, col: usize, parent: usize) -> Option<Value> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
         let content = &self.lines[self.i][col..];
-        if is_dash(content) {
+        let value = if is_dash(content) {
             self.seq(col)
         } else if let Some(key) = key_end(content) {
             self.map(col, key)
         } else {
             self.inline(col, parent)
-        }
+        };
+        self.depth -= 1;
+        value
     }
 
     /// A block mapping whose keys sit at column `n`; the current line holds its first entry,
