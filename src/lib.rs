@@ -25,6 +25,8 @@ pub mod progress;
 pub mod resolve;
 pub mod rules;
 pub mod source;
+#[cfg(test)]
+mod test_rng;
 pub mod why;
 pub mod write;
 pub mod yaml;

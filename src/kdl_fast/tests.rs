@@ -281,21 +281,7 @@ fn nested_slashdashed_blocks_take_linear_time() {
     assert!(start.elapsed().as_secs() < 2, "{:?}", start.elapsed());
 }
 
-/// A tiny deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 /// Valid snippets shaped like trestle specs, covering every construct the parser supports.
 const SEEDS: &[&str] = &[

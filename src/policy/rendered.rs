@@ -208,10 +208,8 @@ pub fn collect(
                     Err(_) => continue,
                 },
             };
+            // Both sources hold only blocks of `terraform_types` (see `terraform_resources`).
             for r in resources {
-                if !terraform_types.contains(&r.ty) {
-                    continue;
-                }
                 objects.push(Object {
                     format: Format::Terraform,
                     kind: r.ty,

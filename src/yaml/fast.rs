@@ -1146,19 +1146,7 @@ mod tests {
         }
     }
 
-    /// xorshift64*, so the mutation test is the same on every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Small edits at random places of real and hand-written inputs: the fast path must
     /// still be `None` or agree with serde_yaml_ng.
