@@ -321,7 +321,10 @@ fn validate(root: Option<PathBuf>, common: &Common) -> i32 {
     };
     // SPEC 6: validate renders in memory and runs the policies; it only writes nothing.
     let options = match options(common) {
-        Ok(o) => o,
+        Ok(o) => crate::Options {
+            sink: crate::Sink::Discard,
+            ..o
+        },
         Err(code) => return code,
     };
     // Not dropped: the process exits right after, and freeing millions of small allocations
@@ -348,6 +351,7 @@ fn options(common: &Common) -> Result<crate::Options, i32> {
         envs: common.envs.iter().cloned().collect(),
         today: Some(today),
         source_url: common.source_url.clone(),
+        sink: crate::Sink::Keep,
     })
 }
 
@@ -364,10 +368,19 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
         Ok(r) => r,
         Err(code) => return code,
     };
-    let options = match options(common) {
+    let mut options = match options(common) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    // A build into a missing OUT writes each environment as soon as it is rendered, into a
+    // staging folder that becomes OUT only if the build succeeds (write::Staging).
+    let staging = match mode {
+        Mode::Build => crate::write::Staging::create(out).map(std::sync::Arc::new),
+        Mode::Check | Mode::Diff => None,
+    };
+    if let Some(s) = &staging {
+        options.sink = crate::Sink::Stage(s.clone());
+    }
     let spinner = crate::progress::Spinner::start(
         format!("compiling {}", root.display()),
         common.format == render::Format::Human,
@@ -389,10 +402,34 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
     );
     let code = exit_code(&counts, common);
     if code != exit::OK {
+        if let Some(s) = &staging {
+            s.discard();
+        }
         if mode == Mode::Build {
             eprintln!("nothing was written to {}", out.display());
         }
         return code;
+    }
+    if let Some(s) = &staging {
+        let spinner = crate::progress::Spinner::start(
+            format!("writing {}", out.display()),
+            common.format == render::Format::Human,
+        );
+        let done = s.finish(&outcome.artifacts);
+        drop(spinner);
+        return match done {
+            Ok(s) => {
+                eprintln!("{}", wrote_line(&s, out));
+                exit::OK
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("{}", error_line(&e));
+                }
+                eprintln!("nothing was written to {}", out.display());
+                exit::USAGE
+            }
+        };
     }
     let scope = crate::write::Scope {
         envs: (!common.envs.is_empty()).then(|| common.envs.iter().cloned().collect()),
@@ -416,14 +453,7 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
     match mode {
         Mode::Build => match write_with_spinner(&plan, &outcome.artifacts, out, common) {
             Ok(s) => {
-                eprintln!(
-                    "wrote {} file{} to {} ({} unchanged, {} removed)",
-                    s.written + s.adopted,
-                    if s.written + s.adopted == 1 { "" } else { "s" },
-                    out.display(),
-                    s.unchanged,
-                    s.removed
-                );
+                eprintln!("{}", wrote_line(&s, out));
                 exit::OK
             }
             Err(e) => {
@@ -481,6 +511,26 @@ fn emit(root: Option<PathBuf>, out: &std::path::Path, common: &Common, mode: Mod
             exit::OK
         }
     }
+}
+
+/// A staged build's error: T701 for a path that cannot be planned, T702 for a failed write.
+fn error_line(e: &crate::write::WriteError) -> String {
+    match e {
+        crate::write::WriteError::Io { .. } => format!("error[T702]: {e}"),
+        _ => format!("error[T701]: {e}"),
+    }
+}
+
+/// What `build` says when it wrote OUT.
+fn wrote_line(s: &crate::write::Summary, out: &std::path::Path) -> String {
+    format!(
+        "wrote {} file{} to {} ({} unchanged, {} removed)",
+        s.written + s.adopted,
+        if s.written + s.adopted == 1 { "" } else { "s" },
+        out.display(),
+        s.unchanged,
+        s.removed
+    )
 }
 
 /// `write::apply` with a spinner on a terminal when writing is slow.

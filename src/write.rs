@@ -429,6 +429,26 @@ fn read_manifest(out: &Path) -> Result<OldManifest, WriteError> {
     })
 }
 
+/// Paths that are unsafe, or that are a file and a folder at once (another path lies below them).
+fn unsafe_paths(paths: &BTreeSet<&str>) -> Vec<WriteError> {
+    paths
+        .iter()
+        .filter(|path| {
+            // The first path after "p/" in sort order starts with "p/" exactly when some path
+            // lies below p.
+            let below = format!("{path}/");
+            !is_safe_path(path)
+                || paths
+                    .range(below.as_str()..)
+                    .next()
+                    .is_some_and(|k| k.starts_with(&below))
+        })
+        .map(|path| WriteError::UnsafePath {
+            path: path.to_string(),
+        })
+        .collect()
+}
+
 /// Serializes a manifest: pretty JSON, keys sorted, trailing newline.
 fn render_manifest(files: &BTreeMap<String, String>) -> Result<Vec<u8>, WriteError> {
     let m = ManifestFile {
@@ -471,19 +491,7 @@ type OnDisk<'a> = Option<std::borrow::Cow<'a, [u8]>>;
 
 /// Reads OUT and decides what building `artifacts` within `scope` would change; never writes.
 pub fn plan(out: &Path, artifacts: &Artifacts, scope: &Scope) -> Result<Plan, Vec<WriteError>> {
-    let mut errors = Vec::new();
-    for path in artifacts.keys() {
-        let unsafe_path = !is_safe_path(path)
-            // A path cannot be a file and a folder at once; the first key after
-            // "p/" in sort order starts with "p/" exactly when some artifact lies below p.
-            || artifacts
-                .range(format!("{path}/")..)
-                .next()
-                .is_some_and(|(k, _)| k.starts_with(&format!("{path}/")));
-        if unsafe_path {
-            errors.push(WriteError::UnsafePath { path: path.clone() });
-        }
-    }
+    let mut errors = unsafe_paths(&artifacts.keys().map(String::as_str).collect());
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -827,14 +835,8 @@ fn write_one(plan: &Plan, artifacts: &Artifacts, path: &str) -> Result<(), Write
 /// the caller then writes file by file.
 fn apply_fresh(plan: &Plan, artifacts: &Artifacts) -> Option<Result<Summary, WriteError>> {
     let out = &plan.out;
-    let name = out.file_name()?.to_str()?;
-    let parent = match out.parent() {
-        Some(p) if p.as_os_str().is_empty() => Path::new("."),
-        Some(p) => p,
-        None => return None,
-    };
-    fs::create_dir_all(parent).ok()?;
-    let staging = parent.join(format!(".{name}{TMP_SUFFIX}-{}", std::process::id()));
+    let staging = staging_dir(out)?;
+    fs::create_dir_all(staging.parent()?).ok()?;
     // `create_dir`, not `_all`: the folder must be new, so that nothing else is in it.
     fs::create_dir(&staging).ok()?;
     let result = (|| {
@@ -883,6 +885,156 @@ fn apply_fresh(plan: &Plan, artifacts: &Artifacts) -> Option<Result<Summary, Wri
         let _ = fs::remove_dir_all(&staging);
     }
     Some(result)
+}
+
+/// A fresh OUT written while the build still compiles: each environment's files go into the
+/// staging folder (the one [`apply_fresh`] uses) as soon as they are rendered, and only their
+/// hashes stay in memory. At N = 10,000 workloads the rendered files are a third of a gigabyte;
+/// holding them all until the end was a quarter of the build's peak memory.
+///
+/// Nothing appears at OUT before [`Staging::finish`] renames the folder into place, so a build
+/// with errors leaves OUT untouched: the caller then calls [`Staging::discard`].
+#[derive(Debug)]
+pub struct Staging {
+    out: PathBuf,
+    dir: PathBuf,
+    state: std::sync::Mutex<Staged>,
+}
+
+#[derive(Debug, Default)]
+struct Staged {
+    /// Every staged path with its content hash.
+    hashes: BTreeMap<String, String>,
+    /// Every path given to [`Staging::put`], written or not.
+    paths: BTreeSet<String>,
+    /// Folders created so far (relative to the staging folder).
+    dirs: BTreeSet<String>,
+    errors: Vec<WriteError>,
+}
+
+impl Staging {
+    /// Creates the staging folder for OUT when OUT does not exist; `None` otherwise (OUT exists,
+    /// or has no usable parent or name, or the folder cannot be created): then the build plans
+    /// and writes as usual once it has compiled.
+    pub fn create(out: &Path) -> Option<Staging> {
+        if !matches!(kind_of(out), Ok(Kind::Missing)) {
+            return None;
+        }
+        let dir = staging_dir(out)?;
+        fs::create_dir_all(dir.parent()?).ok()?;
+        // `create_dir`, not `_all`: the folder must be new, so that nothing else is in it.
+        fs::create_dir(&dir).ok()?;
+        Some(Staging {
+            out: out.to_path_buf(),
+            dir,
+            state: Default::default(),
+        })
+    }
+
+    /// Writes `files` (paths relative to OUT) into the staging folder, in parallel, and keeps
+    /// only their hashes. Failures are kept for [`Staging::finish`] to report.
+    pub fn put(&self, files: Vec<(String, Vec<u8>)>) {
+        use rayon::prelude::*;
+        let given: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+        // An unsafe path is never written; `finish` reports it, like every path problem.
+        let files: Vec<_> = files.into_iter().filter(|(p, _)| is_safe_path(p)).collect();
+        // Folders first, each once, parents before children (sorted order puts `a` before `a/b`).
+        let wanted: BTreeSet<&str> = files.iter().flat_map(|(p, _)| ancestors(p)).collect();
+        let mut errors = Vec::new();
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            for dir in wanted {
+                if state.dirs.contains(dir) {
+                    continue;
+                }
+                match fs::create_dir(join(&self.dir, dir)) {
+                    Ok(()) => {
+                        state.dirs.insert(dir.to_string());
+                    }
+                    Err(e) => errors.push(io_err(dir, e)),
+                }
+            }
+        }
+        let written: Vec<Result<(String, String), WriteError>> = files
+            .into_par_iter()
+            .map(|(path, bytes)| {
+                let hash = content_hash(&bytes);
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(join(&self.dir, &path))
+                    .map_err(|e| io_err(&path, e))?;
+                f.write_all(&bytes).map_err(|e| io_err(&path, e))?;
+                Ok((path, hash))
+            })
+            .collect();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.paths.extend(given);
+        state.errors.extend(errors);
+        for w in written {
+            match w {
+                Ok((path, hash)) => {
+                    state.hashes.insert(path, hash);
+                }
+                Err(e) => state.errors.push(e),
+            }
+        }
+    }
+
+    /// Stages `artifacts` too, writes the manifest and renames the staging folder to OUT. On
+    /// any error the staging folder is removed and OUT stays as it was (missing).
+    pub fn finish(&self, artifacts: &Artifacts) -> Result<Summary, Vec<WriteError>> {
+        self.put(
+            artifacts
+                .iter()
+                .map(|(p, b)| (p.clone(), b.clone()))
+                .collect(),
+        );
+        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        let result = (|| {
+            // The same path checks as `plan`, over everything staged: they come first, since a
+            // path that is a file and a folder at once also made a write fail.
+            let unsafe_paths = unsafe_paths(&state.paths.iter().map(String::as_str).collect());
+            if !unsafe_paths.is_empty() {
+                return Err(unsafe_paths);
+            }
+            if !state.errors.is_empty() {
+                return Err(state.errors);
+            }
+            let manifest = render_manifest(&state.hashes).map_err(|e| vec![e])?;
+            let state_dir = join(&self.dir, STATE_DIR);
+            fs::create_dir(&state_dir).map_err(|e| vec![io_err(STATE_DIR, e)])?;
+            write_atomic(&join(&self.dir, MANIFEST_PATH), &manifest, true)
+                .map_err(|e| vec![io_err(MANIFEST_PATH, e)])?;
+            // Fails if something non-empty appeared at OUT meanwhile; it is never overwritten.
+            fs::rename(&self.dir, &self.out)
+                .map_err(|e| vec![io_err(&self.out.display().to_string(), e)])?;
+            Ok(Summary {
+                written: state.hashes.len(),
+                ..Summary::default()
+            })
+        })();
+        if result.is_err() {
+            self.discard();
+        }
+        result
+    }
+
+    /// Removes the staging folder and everything in it.
+    pub fn discard(&self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `.<OUT name>.trestle-tmp-<pid>` next to OUT.
+fn staging_dir(out: &Path) -> Option<PathBuf> {
+    let name = out.file_name()?.to_str()?;
+    let parent = match out.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return None,
+    };
+    Some(parent.join(format!(".{name}{TMP_SUFFIX}-{}", std::process::id())))
 }
 
 /// Carries out `plan` with the same `artifacts`: removals, then writes, then the manifest, last.
@@ -1154,6 +1306,54 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(beside, vec![std::ffi::OsString::from("out")]);
+    }
+
+    #[test]
+    fn staging_writes_what_plan_and_apply_write_and_reports_their_path_errors() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let a = arts(&[
+            ("dev/kubernetes/shop/api.yaml", "a\n"),
+            ("dev/terraform/main.tf", "x\n"),
+            ("catalog/location.yaml", "y\n"),
+        ]);
+        let planned = tmp.path().join("planned");
+        apply(&plan(&planned, &a, &Scope::all()).expect("plan"), &a).expect("apply");
+        let staged = tmp.path().join("staged");
+        let s = Staging::create(&staged).expect("staging");
+        assert!(!staged.exists(), "nothing at OUT before finish");
+        let mut it = a.iter().map(|(p, b)| (p.clone(), b.clone()));
+        s.put(it.by_ref().take(2).collect());
+        let rest: Artifacts = it.collect();
+        assert_eq!(s.finish(&rest).expect("finish").written, 3);
+        for path in a.keys().map(String::as_str).chain([MANIFEST_PATH]) {
+            assert_eq!(read(&staged, path), read(&planned, path), "{path}");
+        }
+
+        // A path that is a file and a folder at once, or unsafe, is refused as by `plan`, and
+        // nothing is left behind.
+        let bad = tmp.path().join("bad");
+        let s = Staging::create(&bad).expect("staging");
+        s.put(vec![
+            ("dev/a".to_string(), b"1".to_vec()),
+            ("dev/a/b".to_string(), b"2".to_vec()),
+            ("../escape".to_string(), b"3".to_vec()),
+        ]);
+        let errors = s.finish(&Artifacts::new()).expect_err("refused");
+        let mut paths: Vec<String> = errors
+            .iter()
+            .map(|e| match e {
+                WriteError::UnsafePath { path } => path.clone(),
+                other => panic!("unexpected {other}"),
+            })
+            .collect();
+        paths.sort();
+        assert_eq!(paths, ["../escape", "dev/a"]);
+        let mut beside: Vec<_> = fs::read_dir(tmp.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        beside.sort();
+        assert_eq!(beside, ["planned", "staged"]);
     }
 
     #[test]

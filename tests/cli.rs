@@ -764,3 +764,56 @@ fn ci_formats_name_files_from_the_working_directory() {
         stderr(&human)
     );
 }
+
+/// Every file below `dir`, by path relative to it.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e.path().strip_prefix(dir).unwrap();
+            files.insert(rel.display().to_string(), std::fs::read(e.path()).unwrap());
+        }
+    }
+    files
+}
+
+#[test]
+fn a_build_into_a_missing_out_is_staged_and_appears_whole_or_not_at_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = starter(tmp.path());
+    let outs = tmp.path().join("outs");
+    std::fs::create_dir(&outs).unwrap();
+    // Into a missing OUT, files are written while compiling (write::Staging); into an
+    // existing empty one they are planned and written afterwards. The trees are identical.
+    let fresh = outs.join("fresh");
+    let existing = outs.join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    for out in [&fresh, &existing] {
+        let o = run(&["build", s(&good), "--out", s(out)]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let (a, b) = (tree(&fresh), tree(&existing));
+    assert!(a.len() > 10 && a.contains_key(".trestle/manifest.json"));
+    assert_eq!(a, b, "staged and planned builds write the same tree");
+    assert!(stderr(&run(&["check", s(&good), "--out", s(&fresh)])).contains("is up to date"));
+
+    // A build with errors into a missing OUT leaves neither OUT nor its staging folder.
+    let bad = tmp.path().join("bad");
+    copy_tree(&good, &bad);
+    std::fs::write(
+        bad.join("apps/broken.kdl"),
+        "workload broken {\n    owner platform\n    system hello\n    replicas \"2\"\n    container main { image \"ghcr.io/x/y:1.0.0\" }\n}\n",
+    )
+    .unwrap();
+    let failed = outs.join("failed");
+    let o = run(&["build", s(&bad), "--out", s(&failed)]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    let mut beside: Vec<String> = std::fs::read_dir(&outs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    beside.sort();
+    assert_eq!(beside, ["existing", "fresh"]);
+}
