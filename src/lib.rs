@@ -237,6 +237,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
             .iter()
             .map(|env| {
                 let ((files, d), g, parsed) = render_env(checked, &fe.sources, env);
+                let mut t = Timings::start();
                 let span = |w: &str| checked.workloads.get(w).map(|x| x.name.span);
                 let objects = policy::rendered::collect(
                     env,
@@ -246,6 +247,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
                     &terraform_types,
                     parsed,
                 );
+                t.lap(" policy input");
                 let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
                 // Staged (or dropped) right away, while other environments still render.
                 let kept = match &options.sink {
@@ -253,6 +255,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
                     Sink::Discard => Vec::new(),
                     Sink::Stage(staging) => {
                         staging.put(files);
+                        t.lap(" staging");
                         Vec::new()
                     }
                 };
@@ -329,8 +332,11 @@ fn render_env(
     sources: &Sources,
     env: &ir::Environment,
 ) -> (Rendered, graph::Graph, policy::rendered::Parsed) {
+    let mut t = Timings::start();
     let terraform = emit::terraform::prepare(model, sources, env);
+    t.lap(" templates");
     let (graph, mut diags) = graph::build(env, &terraform.references());
+    t.lap(" graph");
     use rayon::prelude::*;
     let file_of = |span: source::Span| sources.get(span.file).name.clone();
     let env_file = file_of(env.span);
@@ -372,7 +378,9 @@ fn render_env(
             text.into_bytes(),
         ));
     }
+    t.lap(" kubernetes");
     let (tf_files, tf_diags, parsed) = terraform.finish(&graph);
+    t.lap(" terraform");
     let has_terraform = tf_files.iter().any(|(p, _)| p.ends_with(".tf"));
     files.push((
         format!("{}/README.md", env.name),

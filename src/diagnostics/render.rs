@@ -390,6 +390,10 @@ pub fn github(diags: &[Diagnostic], sources: &Sources) -> String {
             }
         }
         let mut msg = format!("[{}] {}", d.code, d.message);
+        for n in &d.notes {
+            msg.push_str("\nnote: ");
+            msg.push_str(n);
+        }
         if let Some(h) = &d.help {
             msg.push_str("\nhelp: ");
             msg.push_str(h);
@@ -401,4 +405,36 @@ pub fn github(diags: &[Diagnostic], sources: &Sources) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Origin, SourceFile, Span};
+
+    #[test]
+    fn github_annotations_carry_notes_and_help_on_their_own_lines() {
+        let mut sources = Sources::new(std::path::PathBuf::from("platform"));
+        let text: std::sync::Arc<str> = "workload w {\n    replicas 0\n}\n".into();
+        let file = sources.add(SourceFile::new(
+            "apps/w.kdl".to_string(),
+            None,
+            text,
+            Origin::Tree,
+        ));
+        let d = Diagnostic::warning(
+            super::super::codes::UNKNOWN_ENVIRONMENT,
+            "`when env=qa`: no such environment",
+        )
+        .label(Span::new(file, 17, 27), "here")
+        .note("environments: dev, prod")
+        .help("use one of them, or declare `qa`");
+        let out = github(&[d], &sources);
+        assert_eq!(
+            out,
+            "::warning file=platform/apps/w.kdl,title=T609,line=2,col=5,endLine=2,endColumn=15::\
+             [T609] `when env=qa`: no such environment%0Anote: environments: dev, prod%0A\
+             help: use one of them, or declare `qa`\n"
+        );
+    }
 }
