@@ -12,8 +12,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use unicode_segmentation::UnicodeSegmentation;
+
+pub mod fast;
 
 // ---------------------------------------------------------------------------------------------
 // Document model
@@ -185,6 +188,12 @@ pub fn quote_label(s: &str) -> String {
 }
 
 fn escape(s: &str, label: bool) -> String {
+    // Most values are printable ASCII needing no escape at all.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'"' | b'$' | b'%'))
+    {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len() + 2);
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -555,14 +564,47 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     format_parsed(text).map(|f| f.text)
 }
 
-/// Canonical HCL text and hcl-edit's parse of exactly that text, so that whoever reads the
-/// formatted text (references, policies) need not parse it again.
+/// Canonical HCL text and its parse, so that whoever reads the formatted text (references,
+/// policies) need not parse it again.
 #[derive(Debug)]
 pub struct Formatted {
     /// The canonical text.
     pub text: String,
     /// `text`, parsed.
-    pub body: hcl_edit::structure::Body,
+    pub body: Parse,
+}
+
+/// A parse of some HCL text: by [`fast::parse`] when it accepts the text (its ranges point
+/// into that text), else by hcl-edit. Both read the same (see [`fast`]).
+#[derive(Debug)]
+pub enum Parse {
+    /// hcl-edit's parse.
+    Edit(hcl_edit::structure::Body),
+    /// The fast reader's parse.
+    Fast(fast::Body),
+}
+
+/// Parses `text` (any HCL, not necessarily canonical), with hcl-edit's error when it is invalid.
+pub fn parse_text(text: &str) -> Result<Parse, FormatError> {
+    let lexed = lex_checked(text);
+    match lexed.error {
+        None => parse_lexed(text, &lexed.toks, ""),
+        Some(_) => parse(text, "").map(Parse::Edit),
+    }
+}
+
+/// The fast reader's parse of lexed text (lexed without error), else hcl-edit's.
+fn parse_lexed(text: &str, toks: &[Tok<'_>], context: &str) -> Result<Parse, FormatError> {
+    match fast::parse(text, toks) {
+        Some(body) => {
+            debug_assert!(
+                hcl_edit::parser::parse_body(text).is_ok(),
+                "the fast HCL reader accepted what hcl-edit rejects:\n{text}"
+            );
+            Ok(Parse::Fast(body))
+        }
+        None => parse(text, context).map(Parse::Edit),
+    }
 }
 
 /// [`format()`], also handing back the parse of the result.
@@ -583,17 +625,48 @@ pub fn format_parsed(text: &str) -> Result<Formatted, FormatError> {
     if let Some(err) = lexed.error {
         return Err(err);
     }
-    let body = parse(text, "")?;
-    let out = layout(rewrite(lexed.toks));
+    let body = parse_lexed(text, &lexed.toks, "")?;
+    let fast = matches!(body, Parse::Fast(_));
+    let (out, spans) = layout_spans(rewrite(lexed.toks), fast.then_some(text));
     if out == text {
         return Ok(Formatted { text: out, body });
     }
     // Formatting changes only whitespace and what fmt rewrites; should a bug of ours break the
     // text anyway, say so rather than hand back HCL that Terraform would reject.
-    let body = parse(
-        &out,
-        "after formatting (a bug in trestle's HCL formatter): ",
-    )?;
+    let context = "after formatting (a bug in trestle's HCL formatter): ";
+    if fast {
+        // The fast reader's subset never puts two tokens together so that they would lex as
+        // something else: the tokens just laid out are those of the result.
+        let toks: Vec<Tok<'_>> = spans
+            .iter()
+            .map(|(kind, r)| Tok::new(*kind, &out[r.clone()]))
+            .collect();
+        debug_assert!(
+            {
+                let relexed = lex_checked(&out);
+                relexed.error.is_none()
+                    && relexed.toks.len() == toks.len()
+                    && relexed
+                        .toks
+                        .iter()
+                        .zip(&toks)
+                        .all(|(a, b)| a.kind == b.kind && a.text == b.text)
+            },
+            "laid-out tokens differ from those of the result:\n{out}"
+        );
+        if let Some(body) = fast::parse(&out, &toks) {
+            debug_assert!(hcl_edit::parser::parse_body(&out).is_ok(), "{out}");
+            return Ok(Formatted {
+                text: out,
+                body: Parse::Fast(body),
+            });
+        }
+    }
+    let relexed = lex_checked(&out);
+    let body = match relexed.error {
+        None => parse_lexed(&out, &relexed.toks, context)?,
+        Some(_) => Parse::Edit(parse(&out, context)?),
+    };
     Ok(Formatted { text: out, body })
 }
 
@@ -606,7 +679,7 @@ pub fn parse_canonical(text: String) -> Result<Formatted, FormatError> {
     if text.contains('\r') || text.starts_with('\u{feff}') {
         return format_parsed(&text);
     }
-    match hcl_edit::parser::parse_body(&text) {
+    match parse_text(&text) {
         Ok(body) => {
             debug_assert_eq!(
                 format(&text).as_ref().ok(),
@@ -747,19 +820,64 @@ enum Mode {
     Heredoc { marker: String, line_start: bool },
 }
 
-struct Lexer<'a> {
-    src: &'a str,
+/// The characters of lexed text: by index, with their byte offsets.
+trait Chars {
+    /// The number of characters.
+    fn count(&self) -> usize;
+    /// The character at index `i`.
+    fn get(&self, i: usize) -> Option<char>;
+    /// The byte offset of the character at index `i` (or of the end).
+    fn offset(&self, i: usize) -> usize;
+}
+
+/// ASCII text: a character's index is its byte offset (the common case, with no copy).
+struct Ascii<'a>(&'a [u8]);
+
+impl Chars for Ascii<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<char> {
+        self.0.get(i).map(|&b| char::from(b))
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        i
+    }
+}
+
+/// Other text: its characters, and the byte offset of each and of the end.
+struct Unicode {
     chars: Vec<char>,
-    /// The byte offset in `src` of each character and of the end, unless `src` is ASCII (then a
-    /// character's index is its offset).
-    offsets: Option<Vec<usize>>,
+    offsets: Vec<usize>,
+}
+
+impl Chars for Unicode {
+    fn count(&self) -> usize {
+        self.chars.len()
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<char> {
+        self.chars.get(i).copied()
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        self.offsets[i]
+    }
+}
+
+struct Lexer<'a, C> {
+    src: &'a str,
+    chars: C,
     pos: usize,
-    line: usize,
-    col: usize,
     toks: Vec<Tok<'a>>,
     modes: Vec<Mode>,
-    /// Where the innermost open heredoc started, for reporting it unterminated.
-    heredoc_starts: Vec<(usize, usize)>,
+    /// Where (a character index) the innermost open heredoc started, for reporting it
+    /// unterminated.
+    heredoc_starts: Vec<usize>,
     error: Option<FormatError>,
 }
 
@@ -775,26 +893,29 @@ struct Lexed<'a> {
 /// Splits text into tokens. Invalid input still gives tokens (`Invalid` ones, as in hclsyntax),
 /// so that the layout of our own output never depends on it being valid.
 fn lex_checked(src: &str) -> Lexed<'_> {
-    let chars: Vec<char> = src.chars().collect();
-    let offsets = (!src.is_ascii()).then(|| {
-        let mut o: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
-        o.push(src.len());
-        o
-    });
+    if src.is_ascii() {
+        lex_with(src, Ascii(src.as_bytes()))
+    } else {
+        let chars: Vec<char> = src.chars().collect();
+        let mut offsets: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
+        offsets.push(src.len());
+        lex_with(src, Unicode { chars, offsets })
+    }
+}
+
+fn lex_with<C: Chars>(src: &str, chars: C) -> Lexed<'_> {
     let mut lx = Lexer {
         src,
-        // Rendered Terraform has about one token per ten characters.
-        toks: Vec::with_capacity(chars.len() / 8),
+        // Rendered Terraform has about one token per five characters: one allocation, mostly.
+        toks: Vec::with_capacity(chars.count() / 4 + 16),
         chars,
-        offsets,
         pos: 0,
-        line: 1,
-        col: 1,
         modes: vec![Mode::Code],
         heredoc_starts: Vec::new(),
         error: None,
     };
-    while lx.pos < lx.chars.len() {
+    let len = lx.chars.count();
+    while lx.pos < len {
         match lx.modes.last() {
             Some(Mode::Quoted) => lx.quoted(),
             Some(Mode::Heredoc { .. }) => lx.heredoc(),
@@ -802,10 +923,10 @@ fn lex_checked(src: &str) -> Lexed<'_> {
         }
     }
     if lx.modes.contains(&Mode::Quoted) {
-        lx.fail(lx.line, lx.col, UNCLOSED_STRING);
+        lx.fail(lx.pos, UNCLOSED_STRING);
     }
-    if let Some(&(line, column)) = lx.heredoc_starts.last() {
-        lx.fail(line, column, "heredoc has no closing marker");
+    if let Some(&at) = lx.heredoc_starts.last() {
+        lx.fail(at, "heredoc has no closing marker");
     }
     Lexed {
         toks: lx.toks,
@@ -821,43 +942,42 @@ fn is_ident_continue(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-'
 }
 
-impl<'a> Lexer<'a> {
-    fn fail(&mut self, line: usize, column: usize, message: &str) {
-        if self.error.is_none() {
-            self.error = Some(FormatError {
-                message: message.to_string(),
-                line,
-                column,
-            });
+impl<'a, C: Chars> Lexer<'a, C> {
+    /// Records the first error, at the character with index `at`.
+    fn fail(&mut self, at: usize, message: &str) {
+        if self.error.is_some() {
+            return;
         }
+        // Lines and columns are counted only here, on the way out.
+        let (mut line, mut column) = (1, 1);
+        for i in 0..at {
+            if self.chars.get(i) == Some('\n') {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        self.error = Some(FormatError {
+            message: message.to_string(),
+            line,
+            column,
+        });
     }
 
+    #[inline]
     fn at(&self, k: usize) -> Option<char> {
-        self.chars.get(self.pos + k).copied()
+        self.chars.get(self.pos + k)
     }
 
     fn advance(&mut self, n: usize) {
-        let end = (self.pos + n).min(self.chars.len());
-        for &c in &self.chars[self.pos..end] {
-            if c == '\n' {
-                self.line += 1;
-                self.col = 1;
-            } else {
-                self.col += 1;
-            }
-        }
-        self.pos = end;
-    }
-
-    /// The byte offset in the source of the character at index `i` (or of the end).
-    fn offset(&self, i: usize) -> usize {
-        self.offsets.as_ref().map_or(i, |o| o[i])
+        self.pos = (self.pos + n).min(self.chars.count());
     }
 
     fn take(&mut self, n: usize, kind: Kind) {
         let start = self.pos;
         self.advance(n.max(1));
-        let text = &self.src[self.offset(start)..self.offset(self.pos)];
+        let text = &self.src[self.chars.offset(start)..self.chars.offset(self.pos)];
         self.toks.push(Tok::new(kind, text));
     }
 
@@ -880,7 +1000,10 @@ impl<'a> Lexer<'a> {
         };
         let next = self.at(1);
         match c {
-            ' ' | '\t' => self.advance(1),
+            ' ' | '\t' => {
+                let n = self.run(1, |c| c == ' ' || c == '\t');
+                self.advance(n);
+            }
             '\n' => self.take(1, Kind::Newline),
             '#' => self.line_comment(),
             '/' if next == Some('/') => self.line_comment(),
@@ -892,7 +1015,7 @@ impl<'a> Lexer<'a> {
                     n += 1;
                 }
                 if self.at(n).is_none() {
-                    self.fail(self.line, self.col, "`/*` comment has no closing `*/`");
+                    self.fail(self.pos, "`/*` comment has no closing `*/`");
                 }
                 self.take(n + 2, Kind::Comment);
             }
@@ -902,7 +1025,7 @@ impl<'a> Lexer<'a> {
             }
             '<' => {
                 if let Some((n, marker)) = self.heredoc_opener() {
-                    self.heredoc_starts.push((self.line, self.col));
+                    self.heredoc_starts.push(self.pos);
                     self.take(n, Kind::OHeredoc);
                     self.modes.push(Mode::Heredoc {
                         marker,
@@ -999,9 +1122,7 @@ impl<'a> Lexer<'a> {
         if self.at(end) != Some('\n') {
             return None;
         }
-        let marker = self.chars[self.pos + start..self.pos + end]
-            .iter()
-            .collect();
+        let marker = (start..end).filter_map(|k| self.at(k)).collect();
         Some((end + 1, marker))
     }
 
@@ -1048,7 +1169,7 @@ impl<'a> Lexer<'a> {
                 self.modes.pop();
             }
             Some('\n') | None => {
-                self.fail(self.line, self.col, UNCLOSED_STRING);
+                self.fail(self.pos, UNCLOSED_STRING);
                 self.modes.pop();
             }
             _ => {
@@ -1068,10 +1189,9 @@ impl<'a> Lexer<'a> {
             let blank = |c: char| c == ' ' || c == '\t';
             let indent = self.run(0, blank);
             let len = marker.chars().count();
-            let is_marker = self.chars.len() >= self.pos + indent + len
-                && self.chars[self.pos + indent..self.pos + indent + len]
-                    .iter()
-                    .copied()
+            let is_marker = self.chars.count() >= self.pos + indent + len
+                && (indent..indent + len)
+                    .map(|k| self.at(k).unwrap_or_default())
                     .eq(marker.chars());
             // HCL allows blanks after the closing marker; fmt keeps them, we drop them.
             let trailing = self.run(indent + len, blank);
@@ -1198,13 +1318,14 @@ impl<'a> Rewriter<'_, 'a> {
     /// A block at `pos`, if one starts there: `ident label... {`.
     fn block(&mut self, path: &mut Vec<Cow<'a, str>>) -> bool {
         let mut at = self.pos + 1;
-        let mut labels: Vec<Vec<Tok<'a>>> = Vec::new();
+        // Most blocks have up to two labels, of three tokens each.
+        let mut labels: Vec<Tok<'a>> = Vec::with_capacity(6);
         loop {
             match self.kind(at) {
                 // fmt drops comments between labels when it re-renders them.
                 Some(Kind::Comment) if !self.toks[at].ends_line() => at += 1,
                 Some(Kind::Ident) => {
-                    labels.push(label_tokens(&self.toks[at].text));
+                    label_tokens(self.toks[at].text.clone(), &mut labels);
                     at += 1;
                 }
                 Some(Kind::OQuote) => {
@@ -1218,7 +1339,7 @@ impl<'a> Rewriter<'_, 'a> {
                     if self.kind(end) != Some(Kind::CQuote) {
                         return false;
                     }
-                    labels.push(normalize_label(&self.toks[at..=end]));
+                    normalize_label(&self.toks[at..=end], &mut labels);
                     at = end + 1;
                 }
                 Some(Kind::OBrace) => break,
@@ -1232,9 +1353,7 @@ impl<'a> Rewriter<'_, 'a> {
         }
         path.push(ident.text.clone());
         self.out.push(ident);
-        for label in labels {
-            self.out.extend(label);
-        }
+        self.out.append(&mut labels);
         self.pos = at;
         self.copy(1);
         self.body(path);
@@ -1251,41 +1370,48 @@ impl<'a> Rewriter<'_, 'a> {
     }
 }
 
-fn label_tokens<'a>(value: &Cow<'a, str>) -> Vec<Tok<'a>> {
-    let mut toks = vec![Tok::new(Kind::OQuote, "\"")];
+/// Appends the tokens of a quoted label with the value `value` to `toks`.
+fn label_tokens<'a>(value: Cow<'a, str>, toks: &mut Vec<Tok<'a>>) {
+    toks.push(Tok::new(Kind::OQuote, "\""));
     // Most labels need no escape: their text is their literal (see `is_plain_label`).
-    let escaped = if is_plain_label(value) {
-        value.clone()
+    let escaped = if is_plain_label(&value) {
+        value
     } else {
-        Cow::Owned(escape(value, true))
+        Cow::Owned(escape(&value, true))
     };
     if !escaped.is_empty() {
         toks.push(Tok::new(Kind::QuotedLit, escaped));
     }
     toks.push(Tok::new(Kind::CQuote, "\""));
-    toks
 }
 
 /// Whether a label is written as is inside quotes, and reads back as itself: neither
 /// [`escape`] (for labels) nor [`unescape_literal`] changes it.
 fn is_plain_label(s: &str) -> bool {
+    // Printable ASCII is the common case: no need to decode characters.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'"' | b'$' | b'%'))
+    {
+        return true;
+    }
     s.chars()
         .all(|c| !matches!(c, '\\' | '"' | '$' | '%') && is_printable(c))
 }
 
 /// fmt re-renders every quoted label from its value, which normalises its escapes.
-fn normalize_label<'a>(toks: &[Tok<'a>]) -> Vec<Tok<'a>> {
+/// Appends the tokens of the quoted label `toks`, normalised, to `out`.
+fn normalize_label<'a>(toks: &[Tok<'a>], out: &mut Vec<Tok<'a>>) {
     match toks {
         [_, lit, _] if lit.kind == Kind::QuotedLit => {
             if is_plain_label(&lit.text) {
-                return label_tokens(&lit.text);
+                return label_tokens(lit.text.clone(), out);
             }
             match unescape_literal(&lit.text) {
-                Some(value) => label_tokens(&Cow::Owned(value)),
-                None => toks.to_vec(),
+                Some(value) => label_tokens(Cow::Owned(value), out),
+                None => out.extend_from_slice(toks),
             }
         }
-        _ => toks.to_vec(),
+        _ => out.extend_from_slice(toks),
     }
 }
 
@@ -1364,48 +1490,67 @@ fn modern_type<'a>(toks: &[Tok<'a>]) -> Option<Vec<Tok<'a>>> {
 // Layout: hclwrite's rules for indentation, spacing and alignment
 // ---------------------------------------------------------------------------------------------
 
-/// One line as hclwrite sees it, split into cells: lead, then an optional `= value` cell, then
-/// an optional trailing comment. A heredoc or a multi-line `/* */` comment stays inside one line.
-struct Line<'a> {
-    toks: Vec<Tok<'a>>,
-    /// Index of the `=` starting the assign cell.
+/// One line as hclwrite sees it: a range of the tokens, split into cells: lead, then an
+/// optional `= value` cell, then an optional trailing comment. A heredoc or a multi-line `/* */`
+/// comment stays inside one line.
+#[derive(Clone, Copy)]
+struct Line {
+    start: usize,
+    end: usize,
+    /// Index (in the line) of the `=` starting the assign cell.
     assign: Option<usize>,
-    /// Index of the trailing comment.
+    /// Index (in the line) of the trailing comment.
     comment: Option<usize>,
 }
 
-impl Line<'_> {
+impl Line {
+    fn new(start: usize, end: usize) -> Self {
+        Line {
+            start,
+            end,
+            assign: None,
+            comment: None,
+        }
+    }
+
+    fn toks<'t, 'a>(&self, all: &'t [Tok<'a>]) -> &'t [Tok<'a>] {
+        &all[self.start..self.end]
+    }
+
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
     fn lead_end(&self) -> usize {
-        self.assign.or(self.comment).unwrap_or(self.toks.len())
+        self.assign.or(self.comment).unwrap_or(self.len())
     }
 
     fn assign_end(&self) -> usize {
-        self.comment.unwrap_or(self.toks.len())
+        self.comment.unwrap_or(self.len())
     }
+}
 
-    fn is_blank(&self) -> bool {
-        self.toks.len() == 1 && self.toks[0].kind == Kind::Newline
-    }
+fn is_blank(toks: &[Tok<'_>]) -> bool {
+    toks.len() == 1 && toks[0].kind == Kind::Newline
+}
 
-    fn is_comment_only(&self) -> bool {
-        self.toks.iter().any(|t| t.kind == Kind::Comment)
-            && self
-                .toks
-                .iter()
-                .all(|t| matches!(t.kind, Kind::Comment | Kind::Newline))
-    }
+fn is_comment_only(toks: &[Tok<'_>]) -> bool {
+    toks.iter().any(|t| t.kind == Kind::Comment)
+        && toks
+            .iter()
+            .all(|t| matches!(t.kind, Kind::Comment | Kind::Newline))
+}
 
-    fn net_brackets(&self) -> i32 {
-        self.toks.iter().map(Tok::bracket_change).sum()
-    }
+fn net_brackets(toks: &[Tok<'_>]) -> i32 {
+    toks.iter().map(Tok::bracket_change).sum()
+}
 
-    fn starts_with_closer(&self) -> bool {
-        self.toks.first().is_some_and(|t| t.bracket_change() < 0)
-    }
+fn starts_with_closer(toks: &[Tok<'_>]) -> bool {
+    toks.first().is_some_and(|t| t.bracket_change() < 0)
+}
 
-    fn has_mark(&self, mark: Mark) -> bool {
-        self.toks.iter().any(|t| t.mark == mark)
-    }
+fn has_mark(toks: &[Tok<'_>], mark: Mark) -> bool {
+    toks.iter().any(|t| t.mark == mark)
 }
 
 fn columns(toks: &[Tok<'_>]) -> usize {
@@ -1425,23 +1570,33 @@ fn columns(toks: &[Tok<'_>]) -> usize {
 }
 
 fn layout(toks: Vec<Tok<'_>>) -> String {
-    let mut lines = normalize_blank_lines(split_lines(toks));
+    layout_spans(toks, None).0
+}
+
+/// [`layout`], and, when its result differs from `unless`, each token's kind and place in the
+/// result.
+fn layout_spans(
+    mut toks: Vec<Tok<'_>>,
+    unless: Option<&str>,
+) -> (String, Vec<(Kind, Range<usize>)>) {
+    let lines = split_lines(&toks);
+    let mut lines = normalize_blank_lines(&mut toks, lines);
     for line in &mut lines {
-        find_cells(line);
+        find_cells(&toks, line);
     }
-    indent_lines(&mut lines);
-    space_tokens(&mut lines);
-    align_cells(&mut lines);
+    indent_lines(&mut toks, &lines);
+    space_tokens(&mut toks, &lines);
+    align_cells(&mut toks, &lines);
 
     const SPACES: &str = "                                                                ";
     let len = lines
         .iter()
-        .flat_map(|l| &l.toks)
+        .flat_map(|l| l.toks(&toks))
         .map(|t| t.spaces + t.text.len())
         .sum::<usize>();
     let mut out = String::with_capacity(len + 1);
     for line in &lines {
-        for t in &line.toks {
+        for t in line.toks(&toks) {
             match SPACES.get(..t.spaces) {
                 Some(spaces) => out.push_str(spaces),
                 None => out.extend(std::iter::repeat_n(' ', t.spaces)),
@@ -1449,128 +1604,134 @@ fn layout(toks: Vec<Tok<'_>>) -> String {
             out.push_str(&t.text);
         }
     }
-    if !out.is_empty() && !out.ends_with('\n') {
+    let newline_added = !out.is_empty() && !out.ends_with('\n');
+    if newline_added {
         out.push('\n');
     }
-    out
-}
-
-fn split_lines(toks: Vec<Tok<'_>>) -> Vec<Line<'_>> {
-    let mut lines = Vec::new();
-    let mut current = Vec::new();
-    for t in toks {
-        let ends = t.ends_line();
-        current.push(t);
-        if ends {
-            lines.push(Line {
-                toks: std::mem::take(&mut current),
-                assign: None,
-                comment: None,
-            });
+    let mut spans = Vec::new();
+    if unless.is_some_and(|u| u != out) {
+        spans.reserve(toks.len());
+        let mut at = 0;
+        for t in lines.iter().flat_map(|l| l.toks(&toks)) {
+            at += t.spaces;
+            spans.push((t.kind, at..at + t.text.len()));
+            at += t.text.len();
+        }
+        // A `#` comment takes in the added newline; anything else is followed by it.
+        if newline_added {
+            match spans.last_mut() {
+                Some((Kind::Comment, r)) if !out[r.clone()].starts_with("/*") => r.end += 1,
+                _ => spans.push((Kind::Newline, out.len() - 1..out.len())),
+            }
         }
     }
-    if !current.is_empty() {
-        lines.push(Line {
-            toks: current,
-            assign: None,
-            comment: None,
-        });
+    (out, spans)
+}
+
+fn split_lines(toks: &[Tok<'_>]) -> Vec<Line> {
+    let mut lines = Vec::with_capacity(toks.len() / 4);
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate() {
+        if t.ends_line() {
+            lines.push(Line::new(start, i + 1));
+            start = i + 1;
+        }
+    }
+    if start < toks.len() {
+        lines.push(Line::new(start, toks.len()));
     }
     lines
 }
 
 /// Our additions to fmt, all of them whitespace fmt preserves: one blank line at most, none at
-/// the ends or just inside brackets, and one between top-level blocks.
-fn normalize_blank_lines(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
-    let blank = || Line {
-        toks: vec![Tok::new(Kind::Newline, "\n")],
-        assign: None,
-        comment: None,
-    };
-    let mut out: Vec<Line> = Vec::with_capacity(lines.len());
+/// the ends or just inside brackets, and one between top-level blocks. An added blank line is a
+/// newline token appended to `toks`.
+fn normalize_blank_lines(toks: &mut Vec<Tok<'_>>, lines: Vec<Line>) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::with_capacity(lines.len() + lines.len() / 8);
     for line in lines {
-        if line.is_blank() {
-            let keep = out
-                .last()
-                .is_some_and(|prev| !prev.is_blank() && prev.net_brackets() <= 0);
+        let this = line.toks(toks);
+        if is_blank(this) {
+            let keep = out.last().is_some_and(|prev| {
+                let prev = prev.toks(toks);
+                !is_blank(prev) && net_brackets(prev) <= 0
+            });
             if keep {
                 out.push(line);
             }
             continue;
         }
-        if line.starts_with_closer() {
-            while out.last().is_some_and(Line::is_blank) {
+        if starts_with_closer(this) {
+            while out.last().is_some_and(|l| is_blank(l.toks(toks))) {
                 out.pop();
             }
         }
         if let Some(prev) = out.last() {
-            let after_block = prev.has_mark(Mark::TopBlockEnd) && !prev.is_blank();
-            let before_block = line
-                .toks
-                .first()
-                .is_some_and(|t| t.mark == Mark::TopBlockStart)
-                && !prev.is_blank()
-                && !prev.is_comment_only();
+            let prev = prev.toks(toks);
+            let after_block = has_mark(prev, Mark::TopBlockEnd) && !is_blank(prev);
+            let before_block = this.first().is_some_and(|t| t.mark == Mark::TopBlockStart)
+                && !is_blank(prev)
+                && !is_comment_only(prev);
             if after_block || before_block {
-                out.push(blank());
+                toks.push(Tok::new(Kind::Newline, "\n"));
+                out.push(Line::new(toks.len() - 1, toks.len()));
             }
         }
         out.push(line);
     }
-    while out.last().is_some_and(Line::is_blank) {
+    while out.last().is_some_and(|l| is_blank(l.toks(toks))) {
         out.pop();
     }
     out
 }
 
-fn find_cells(line: &mut Line<'_>) {
-    let n = line.toks.len();
-    if n > 1 && line.toks[n - 1].kind == Kind::Comment {
+fn find_cells(toks: &[Tok<'_>], line: &mut Line) {
+    let lt = line.toks(toks);
+    let n = lt.len();
+    if n > 1 && lt[n - 1].kind == Kind::Comment {
         line.comment = Some(n - 1);
     }
     let lead_end = line.lead_end();
     // An `=` (not first on the line) starts the assign cell when the rest of the line is a
     // whole expression: a value that opens a bracket it does not close spans lines and breaks
     // the alignment run instead.
-    if let Some(eq) = (1..lead_end).find(|&i| line.toks[i].kind == Kind::Equal) {
-        let net: i32 = line.toks[eq..lead_end]
-            .iter()
-            .map(Tok::bracket_change)
-            .sum();
+    if let Some(eq) = (1..lead_end).find(|&i| lt[i].kind == Kind::Equal) {
+        let net: i32 = lt[eq..lead_end].iter().map(Tok::bracket_change).sum();
         if net == 0 {
             line.assign = Some(eq);
         }
     }
 }
 
-fn indent_lines(lines: &mut [Line<'_>]) {
+fn indent_lines(toks: &mut [Tok<'_>], lines: &[Line]) {
     // How many brackets each open indentation level stands for: a line opening two brackets
     // indents once, and is undone only when both are closed.
     let mut levels: Vec<i32> = Vec::new();
-    for line in lines.iter_mut() {
-        let Some(first) = line.toks.first() else {
+    for line in lines {
+        let lead_end = line.lead_end();
+        let assign_end = line.assign_end();
+        let lt = &mut toks[line.start..line.end];
+        let Some(first) = lt.first() else {
             continue;
         };
         if first.kind == Kind::Newline {
-            line.toks[0].spaces = 0;
+            lt[0].spaces = 0;
             continue;
         }
-        let lead_end = line.lead_end();
         let mut net = 0;
-        for t in &line.toks[..lead_end] {
+        for t in &lt[..lead_end] {
             net += t.bracket_change();
             if t.kind == Kind::OHeredoc {
                 break;
             }
         }
         if let Some(eq) = line.assign {
-            net += line.toks[eq..line.assign_end()]
+            net += lt[eq..assign_end]
                 .iter()
                 .map(Tok::bracket_change)
                 .sum::<i32>();
         }
         if net > 0 {
-            line.toks[0].spaces = 2 * levels.len();
+            lt[0].spaces = 2 * levels.len();
             levels.push(net);
         } else {
             let mut closed = -net;
@@ -1586,30 +1747,27 @@ fn indent_lines(lines: &mut [Line<'_>]) {
                     closed = 0;
                 }
             }
-            line.toks[0].spaces = 2 * levels.len();
+            lt[0].spaces = 2 * levels.len();
         }
     }
 }
 
-fn space_tokens(lines: &mut [Line<'_>]) {
-    for line in lines.iter_mut() {
+fn space_tokens(toks: &mut [Tok<'_>], lines: &[Line]) {
+    for line in lines {
         let lead_end = line.lead_end();
         let assign_end = line.assign_end();
+        let lt = &mut toks[line.start..line.end];
         let mut cells = [(0, lead_end), (0, 0)];
         if let Some(eq) = line.assign {
             // The `=` always has one space before it; alignment widens that later.
-            line.toks[eq].spaces = 1;
+            lt[eq].spaces = 1;
             cells[1] = (eq, assign_end);
         }
         for (start, end) in cells {
             for i in start..end.saturating_sub(1) {
-                let before = if i > start {
-                    Some(&line.toks[i - 1])
-                } else {
-                    None
-                };
-                let space = space_after(&line.toks[i], before, &line.toks[i + 1]);
-                line.toks[i + 1].spaces = usize::from(space);
+                let before = if i > start { Some(&lt[i - 1]) } else { None };
+                let space = space_after(&lt[i], before, &lt[i + 1]);
+                lt[i + 1].spaces = usize::from(space);
             }
         }
     }
@@ -1681,31 +1839,31 @@ fn space_after(subject: &Tok<'_>, before: Option<&Tok<'_>>, after: &Tok<'_>) -> 
     true
 }
 
-fn align_cells(lines: &mut [Line<'_>]) {
+fn align_cells(toks: &mut [Tok<'_>], lines: &[Line]) {
     // `=` signs: consecutive lines that have an assign cell form a run, aligned one space past
     // the widest lead.
     let widths: Vec<Option<usize>> = lines
         .iter()
-        .map(|l| l.assign.map(|_| columns(&l.toks[..l.lead_end()])))
+        .map(|l| l.assign.map(|_| columns(&l.toks(toks)[..l.lead_end()])))
         .collect();
     for (start, end) in runs(&widths) {
         let max = (start..end).filter_map(|i| widths[i]).max().unwrap_or(0);
         for i in start..end {
             if let (Some(eq), Some(w)) = (lines[i].assign, widths[i]) {
-                lines[i].toks[eq].spaces = max - w + 1;
+                toks[lines[i].start + eq].spaces = max - w + 1;
             }
         }
     }
     // Trailing comments: the same, measured after the `=` alignment.
     let widths: Vec<Option<usize>> = lines
         .iter()
-        .map(|l| l.comment.map(|c| columns(&l.toks[..c])))
+        .map(|l| l.comment.map(|c| columns(&l.toks(toks)[..c])))
         .collect();
     for (start, end) in runs(&widths) {
         let max = (start..end).filter_map(|i| widths[i]).max().unwrap_or(0);
         for i in start..end {
             if let (Some(c), Some(w)) = (lines[i].comment, widths[i]) {
-                lines[i].toks[c].spaces = max - w + 1;
+                toks[lines[i].start + c].spaces = max - w + 1;
             }
         }
     }
@@ -2308,10 +2466,12 @@ locals {
         for input in &inputs {
             let f = format_parsed(input).unwrap();
             assert_eq!(Ok(&f.text), format(input).as_ref());
-            let parsed = hcl_edit::parser::parse_body(&f.text).unwrap();
-            assert_eq!(f.body, parsed, "input: {input:?}");
+            let parsed = Parse::Edit(hcl_edit::parser::parse_body(&f.text).unwrap());
+            let read = |p: &Parse| fast::tests::read(&f.text, p);
+            assert_eq!(read(&f.body), read(&parsed), "input: {input:?}");
             let c = parse_canonical(f.text.clone()).unwrap();
-            assert_eq!((c.text, c.body), (f.text, f.body));
+            assert_eq!(c.text, f.text);
+            assert_eq!(read(&c.body), read(&f.body));
         }
         for broken in ["a = \"x\n", "a = = 1\n", "resource \"x\" {\n"] {
             assert_eq!(

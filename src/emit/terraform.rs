@@ -27,10 +27,10 @@ use crate::graph::{EdgeKind, Graph, TerraformRef};
 use crate::hcl::{self, Block, Body, Expr};
 use crate::ir;
 use crate::model::Checked;
-use crate::policy::rendered::{terraform_resources, Parsed, TfResource};
+use crate::policy::rendered::{terraform_resources, terraform_resources_of, Parsed, TfResource};
 use crate::source::{Sources, Span};
 
-mod deps;
+pub(crate) mod deps;
 
 /// Providers that generated code may need without the environment declaring them:
 /// (name, source, version).
@@ -311,7 +311,7 @@ fn finish_tf(
     let text = text();
     match hcl::format_parsed(&text) {
         Ok(f) => {
-            let resources = terraform_resources(&f.body, wanted);
+            let resources = terraform_resources_of(&f.text, &f.body, wanted);
             FinishedTf {
                 diags,
                 file: Some((p.path, f.text.into_bytes(), Some(resources))),
@@ -633,15 +633,15 @@ impl<'a> Emitter<'a> {
             let pending = rendered.filter(|_| !reserved).map(|rendered| {
                 let secrets = hcl::to_string(&secrets);
                 // Our own HCL: canonical, so its parse is that of the text in the file.
-                let secret_resources = hcl_edit::parser::parse_body(&secrets)
+                let secret_resources = hcl::parse_text(&secrets)
                     .ok()
-                    .map(|b| terraform_resources(&b, &self.tf_types));
+                    .map(|b| terraform_resources_of(&secrets, &b, &self.tf_types));
                 let (rendered, analysis, resources) = match rendered {
-                    Some(f) => (
-                        f.text,
-                        deps::analyse_body(&f.body),
-                        terraform_resources(&f.body, &self.tf_types),
-                    ),
+                    Some(f) => {
+                        let analysis = deps::analyse_parse(&f.text, &f.body);
+                        let resources = terraform_resources_of(&f.text, &f.body, &self.tf_types);
+                        (f.text, analysis, resources)
+                    }
                     None => (String::new(), deps::Analysis::default(), Vec::new()),
                 };
                 PendingTf {
@@ -748,9 +748,10 @@ impl<'a> Emitter<'a> {
         };
         match formatted {
             Ok(f) => {
-                self.parsed
-                    .terraform
-                    .insert(path.clone(), terraform_resources(&f.body, &self.tf_types));
+                self.parsed.terraform.insert(
+                    path.clone(),
+                    terraform_resources_of(&f.text, &f.body, &self.tf_types),
+                );
                 self.files.push((path, f.text.into_bytes()));
             }
             Err(err) => self

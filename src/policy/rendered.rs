@@ -119,6 +119,103 @@ pub fn terraform_resources(
         .collect()
 }
 
+/// [`terraform_resources`] of a parse of `text`, whichever parser made it.
+pub fn terraform_resources_of(
+    text: &str,
+    parse: &crate::hcl::Parse,
+    wanted: &std::collections::BTreeSet<String>,
+) -> Vec<TfResource> {
+    use crate::hcl::{fast, Parse};
+    let body = match parse {
+        Parse::Edit(body) => return terraform_resources(body, wanted),
+        Parse::Fast(body) => body,
+    };
+    let out: Vec<TfResource> = body
+        .items
+        .iter()
+        .filter_map(|s| match s {
+            fast::Structure::Block {
+                ident,
+                labels,
+                body,
+            } if &text[ident.clone()] == "resource" && labels.len() == 2 => {
+                let ty = labels[0].value(text);
+                if !wanted.contains(ty.as_ref()) {
+                    return None;
+                }
+                let name = labels[1].value(text);
+                let mut values = Map::new();
+                fast_body_into(text, body, &mut values);
+                Some(TfResource {
+                    value: resource_value(&ty, &name, values),
+                    ty: ty.into_owned(),
+                    name: name.into_owned(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    debug_assert_eq!(
+        Some(&out),
+        hcl_edit::parser::parse_body(text)
+            .ok()
+            .map(|b| terraform_resources(&b, wanted))
+            .as_ref(),
+        "the fast HCL reader reads resources differently from hcl-edit:\n{text}"
+    );
+    out
+}
+
+fn fast_body_into(text: &str, body: &[crate::hcl::fast::Structure], m: &mut Map<String, Value>) {
+    use crate::hcl::fast::Structure;
+    for s in body {
+        match s {
+            Structure::Attribute { key, value } => {
+                m.insert(
+                    text[key.clone()].to_string(),
+                    fast_expr_to_json(text, value),
+                );
+            }
+            Structure::Block { ident, body, .. } => {
+                let mut inner = Map::new();
+                fast_body_into(text, body, &mut inner);
+                let entry = m
+                    .entry(text[ident.clone()].to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(list) = entry {
+                    list.push(Value::Object(inner));
+                }
+            }
+        }
+    }
+}
+
+/// [`expr_to_json`] for the fast reader's expressions.
+pub(crate) fn fast_expr_to_json(text: &str, e: &crate::hcl::fast::Expr) -> Value {
+    use crate::hcl::fast::{Expr as E, Key};
+    match e {
+        E::Null => Value::Null,
+        E::Bool(b) => Value::Bool(*b),
+        E::Int(i) => Value::from(*i),
+        E::Str(s) => Value::String(s.value(text).into_owned()),
+        E::Template(r) => Value::String(text[r.clone()].to_string()),
+        E::Array(items) => Value::Array(items.iter().map(|e| fast_expr_to_json(text, e)).collect()),
+        E::Object(items) => Value::Object(
+            items
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Key::Ident(r) => text[r.clone()].to_string(),
+                        Key::Str(s) => s.value(text).into_owned(),
+                    };
+                    (key, fast_expr_to_json(text, v))
+                })
+                .collect(),
+        ),
+        E::Other(r) => Value::String(text[r.clone()].trim().to_string()),
+    }
+}
+
 /// Parse back the files rendered for `env` (paths relative to OUT).
 ///
 /// `workload_span` gives the span to blame for a workload's objects (its name); files that do
@@ -266,6 +363,10 @@ pub fn yaml_to_json(v: &crate::yaml::Value) -> Value {
 pub fn terraform_block(ty: &str, name: &str, body: &hcl_edit::structure::Body) -> Value {
     let mut values = Map::new();
     body_into(body, &mut values);
+    resource_value(ty, name, values)
+}
+
+fn resource_value(ty: &str, name: &str, values: Map<String, Value>) -> Value {
     let mut m = Map::new();
     m.insert("address".into(), Value::String(format!("{ty}.{name}")));
     m.insert("type".into(), Value::String(ty.to_string()));
@@ -291,7 +392,7 @@ fn body_into(body: &hcl_edit::structure::Body, m: &mut Map<String, Value>) {
     }
 }
 
-fn expr_to_json(e: &hcl_edit::expr::Expression) -> Value {
+pub(crate) fn expr_to_json(e: &hcl_edit::expr::Expression) -> Value {
     use hcl_edit::expr::{Expression as E, ObjectKey};
     match e {
         E::Null(_) => Value::Null,

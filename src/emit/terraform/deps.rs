@@ -67,7 +67,12 @@ fn address(t: &Traversal) -> Option<String> {
 
 fn block_address(b: &Block) -> Option<(String, bool)> {
     let labels: Vec<&str> = b.labels.iter().map(|l| l.as_str()).collect();
-    match (b.ident.value().as_str(), labels.as_slice()) {
+    address_of(b.ident.value().as_str(), &labels)
+}
+
+/// A block's address from its type and labels, and whether it is managed.
+fn address_of(ident: &str, labels: &[&str]) -> Option<(String, bool)> {
+    match (ident, labels) {
         ("resource", [ty, name]) => Some((format!("{ty}.{name}"), true)),
         ("data", [ty, name]) => Some((format!("data.{ty}.{name}"), false)),
         ("module", [name]) => Some((format!("module.{name}"), true)),
@@ -75,8 +80,60 @@ fn block_address(b: &Block) -> Option<(String, bool)> {
     }
 }
 
+/// Analyse a parse of rendered Terraform `text`, whichever parser made it.
+pub fn analyse_parse(text: &str, parse: &crate::hcl::Parse) -> Analysis {
+    use crate::hcl::{fast, Parse};
+    let body = match parse {
+        Parse::Edit(body) => return analyse_body(body),
+        Parse::Fast(body) => body,
+    };
+    let address = |t: &fast::Traversal| {
+        let root = &text[t.root.clone()];
+        let attr = |i: usize| t.attrs[i].clone().map(|r| &text[r]);
+        match root {
+            r if NOT_ADDRESSES.contains(&r) => None,
+            "data" => Some(format!("data.{}.{}", attr(0)?, attr(1)?)),
+            "module" => Some(format!("module.{}", attr(0)?)),
+            r => Some(format!("{r}.{}", attr(0)?)),
+        }
+    };
+    let mut all = BTreeSet::new();
+    let mut blocks = Vec::new();
+    for (s, range) in body.items.iter().zip(&body.item_traversals) {
+        let mut refs: BTreeSet<String> = body.traversals[range.clone()]
+            .iter()
+            .filter_map(address)
+            .collect();
+        let declared = match s {
+            fast::Structure::Block { ident, labels, .. } => {
+                let labels: Vec<std::borrow::Cow<'_, str>> =
+                    labels.iter().map(|l| l.value(text)).collect();
+                let labels: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
+                address_of(&text[ident.clone()], &labels)
+            }
+            fast::Structure::Attribute { .. } => None,
+        };
+        all.extend(refs.iter().cloned());
+        if let Some((address, managed)) = declared {
+            refs.remove(&address);
+            blocks.push(TfBlock {
+                address,
+                managed,
+                refs,
+            });
+        }
+    }
+    let out = Analysis { blocks, refs: all };
+    debug_assert_eq!(
+        Some(&out),
+        analyse(text).as_ref(),
+        "the fast HCL reader finds other references than hcl-edit:\n{text}"
+    );
+    out
+}
+
 /// Analyse rendered Terraform; `None` when it does not parse (reported elsewhere).
-#[cfg(test)]
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub fn analyse(text: &str) -> Option<Analysis> {
     Some(analyse_body(&hcl_edit::parser::parse_body(text).ok()?))
 }
