@@ -2,9 +2,8 @@
 //! there, apply `when` overrides (base < env-type < env), create resource instances, match
 //! provisioners, render their outputs and resolve placeholders.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-
-use serde_json::json;
 
 use crate::ast::{self, EnvType, Patch, Scalar, Spanned, WhenSelector};
 use crate::check::values::{self, Segment};
@@ -17,6 +16,23 @@ use crate::source::Span;
 /// Expand every environment (in parallel); diagnostics that repeat across environments are
 /// reported once, naming them.
 pub fn expand(model: &Checked, envs: &BTreeSet<String>) -> (Vec<ir::Environment>, Vec<Diagnostic>) {
+    expand_with(model, envs, true)
+}
+
+/// [`expand`] without [`ir::Workload::provenance`] (left empty): only `trestle why` reads it,
+/// and building it formats a key per field of every workload.
+pub fn expand_without_provenance(
+    model: &Checked,
+    envs: &BTreeSet<String>,
+) -> (Vec<ir::Environment>, Vec<Diagnostic>) {
+    expand_with(model, envs, false)
+}
+
+fn expand_with(
+    model: &Checked,
+    envs: &BTreeSet<String>,
+    provenance: bool,
+) -> (Vec<ir::Environment>, Vec<Diagnostic>) {
     use rayon::prelude::*;
     let results: Vec<(ir::Environment, Vec<Diagnostic>)> = model
         .environments
@@ -24,7 +40,7 @@ pub fn expand(model: &Checked, envs: &BTreeSet<String>) -> (Vec<ir::Environment>
         .filter(|e| envs.is_empty() || envs.contains(&e.name.value))
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|e| expand_env(model, e))
+        .map(|e| expand_env(model, e, provenance))
         .collect();
     let mut out = Vec::new();
     let mut per_env = Vec::new();
@@ -64,20 +80,30 @@ pub fn merge_env_diags(per_env: Vec<(String, Vec<Diagnostic>)>) -> Vec<Diagnosti
 }
 
 /// A workload body after merging layers, still in AST terms, with provenance.
-struct Merged {
+/// Parts no `when` layer changed are borrowed from the workload, not copied.
+struct Merged<'a> {
     replicas: (i64, Span),
     tags: Vec<String>,
-    containers: Vec<ast::Container>,
-    service: Option<ast::Service>,
-    routes: Vec<ast::Route>,
+    containers: Vec<Cow<'a, ast::Container>>,
+    service: Option<Cow<'a, ast::Service>>,
+    routes: &'a [ast::Route],
     autoscale: Option<(ast::Autoscale, Span)>,
-    resources: Vec<ast::ResourceReq>,
+    resources: Vec<Cow<'a, ast::ResourceReq>>,
     environments: Option<Vec<String>>,
     provenance: Provenance,
 }
 
-fn mark(p: &mut Provenance, key: String, layer: Layer, span: Span) {
-    p.entry(key).or_default().push((layer, span));
+/// Which layer set each field, recorded only when someone reads it (`trestle why`): the keys
+/// are formatted strings, built only then.
+struct Marks {
+    on: bool,
+    map: Provenance,
+}
+
+fn mark(p: &mut Marks, key: impl FnOnce() -> String, layer: Layer, span: Span) {
+    if p.on {
+        p.map.entry(key()).or_default().push((layer, span));
+    }
 }
 
 fn merge_compute(base: &mut Option<ast::Compute>, over: &ast::Compute) {
@@ -98,25 +124,25 @@ fn merge_container(
     base: &mut ast::Container,
     over: &ast::Container,
     layer: Layer,
-    prov: &mut Provenance,
+    prov: &mut Marks,
 ) {
     let key = |f: &str| format!("container.{}.{f}", over.name.value);
     if let Some(i) = &over.image {
         base.image = Some(i.clone());
-        mark(prov, key("image"), layer, i.span);
+        mark(prov, || key("image"), layer, i.span);
     }
     if let Some(c) = &over.command {
         base.command = Some(c.clone());
-        mark(prov, key("command"), layer, c.span);
+        mark(prov, || key("command"), layer, c.span);
     }
     if let Some(a) = &over.args {
         base.args = Some(a.clone());
-        mark(prov, key("args"), layer, a.span);
+        mark(prov, || key("args"), layer, a.span);
     }
     for e in &over.env {
         mark(
             prov,
-            key(&format!("env.{}", e.key.value)),
+            || key(&format!("env.{}", e.key.value)),
             layer,
             e.value.span,
         );
@@ -136,11 +162,11 @@ fn merge_container(
     }
     if let Some(c) = &over.cpu {
         merge_compute(&mut base.cpu, c);
-        mark(prov, key("cpu"), layer, c.span);
+        mark(prov, || key("cpu"), layer, c.span);
     }
     if let Some(m) = &over.memory {
         merge_compute(&mut base.memory, m);
-        mark(prov, key("memory"), layer, m.span);
+        mark(prov, || key("memory"), layer, m.span);
     }
     for p in &over.probes {
         match base
@@ -170,14 +196,17 @@ fn merge_container(
     }
 }
 
-fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
-    let mut prov = Provenance::new();
+fn merge<'a>(w: &'a ast::Workload, env: &ast::Environment, provenance: bool) -> Merged<'a> {
+    let mut prov = Marks {
+        on: provenance,
+        map: Provenance::new(),
+    };
     let mut m = Merged {
         replicas: (1, w.name.span),
         tags: Vec::new(),
         containers: Vec::new(),
         service: None,
-        routes: Vec::new(),
+        routes: &[],
         autoscale: None,
         resources: Vec::new(),
         environments: None,
@@ -205,11 +234,11 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                 Patch::Set(n) => (n, r.span),
                 Patch::Remove => (1, r.span),
             };
-            mark(&mut prov, "replicas".into(), layer, r.span);
+            mark(&mut prov, || "replicas".into(), layer, r.span);
         }
         if let Some(t) = &b.tags {
             m.tags = t.value.iter().map(|x| x.value.clone()).collect();
-            mark(&mut prov, "tags".into(), layer, t.span);
+            mark(&mut prov, || "tags".into(), layer, t.span);
         }
         for c in &b.containers {
             match m
@@ -217,9 +246,9 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                 .iter_mut()
                 .find(|x| x.name.value == c.name.value)
             {
-                Some(base) => merge_container(base, c, layer, &mut prov),
+                Some(base) => merge_container(base.to_mut(), c, layer, &mut prov),
                 None => {
-                    m.containers.push(c.clone());
+                    m.containers.push(Cow::Borrowed(c));
                     for (f, s) in [
                         ("image", c.image.as_ref().map(|x| x.span)),
                         ("command", c.command.as_ref().map(|x| x.span)),
@@ -228,7 +257,7 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                         if let Some(s) = s {
                             mark(
                                 &mut prov,
-                                format!("container.{}.{f}", c.name.value),
+                                || format!("container.{}.{f}", c.name.value),
                                 layer,
                                 s,
                             );
@@ -237,7 +266,7 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                     for e in &c.env {
                         mark(
                             &mut prov,
-                            format!("container.{}.env.{}", c.name.value, e.key.value),
+                            || format!("container.{}.env.{}", c.name.value, e.key.value),
                             layer,
                             e.value.span,
                         );
@@ -249,7 +278,7 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                         if let Some(s) = s {
                             mark(
                                 &mut prov,
-                                format!("container.{}.{f}", c.name.value),
+                                || format!("container.{}.{f}", c.name.value),
                                 layer,
                                 s,
                             );
@@ -259,12 +288,13 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
             }
         }
         if let Some(s) = &b.service {
-            mark(&mut prov, "service".into(), layer, s.span);
+            mark(&mut prov, || "service".into(), layer, s.span);
             match &s.value {
                 Patch::Remove => m.service = None,
                 Patch::Set(over) => match &mut m.service {
-                    None => m.service = Some(over.clone()),
+                    None => m.service = Some(Cow::Borrowed(over)),
                     Some(base) => {
+                        let base = base.to_mut();
                         for p in &over.ports {
                             match base.ports.iter_mut().find(|x| x.name.value == p.name.value) {
                                 Some(slot) => {
@@ -283,8 +313,8 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
             }
         }
         if let Some(r) = &b.routes {
-            m.routes = r.value.clone();
-            mark(&mut prov, "route".into(), layer, r.span);
+            m.routes = &r.value;
+            mark(&mut prov, || "route".into(), layer, r.span);
         }
         if let Some(a) = &b.autoscale {
             match &a.value {
@@ -301,12 +331,12 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                     ] {
                         if let Some(v) = val {
                             *slot = Some(v.clone());
-                            mark(&mut prov, format!("autoscale.{f}"), layer, v.span);
+                            mark(&mut prov, || format!("autoscale.{f}"), layer, v.span);
                         }
                     }
                 }
             }
-            mark(&mut prov, "autoscale".into(), layer, a.span);
+            mark(&mut prov, || "autoscale".into(), layer, a.span);
         }
         for r in &b.resources {
             match m
@@ -318,14 +348,15 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                     for p in &r.params {
                         mark(
                             &mut prov,
-                            format!("resource.{}.{}", r.name.value, p.key.value),
+                            || format!("resource.{}.{}", r.name.value, p.key.value),
                             layer,
                             p.value.span,
                         );
                     }
-                    m.resources.push(r.clone());
+                    m.resources.push(Cow::Borrowed(r));
                 }
                 Some(base) => {
+                    let base = base.to_mut();
                     if r.class.is_some() {
                         base.class = r.class.clone();
                     }
@@ -335,7 +366,7 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
                     for p in &r.params {
                         mark(
                             &mut prov,
-                            format!("resource.{}.{}", r.name.value, p.key.value),
+                            || format!("resource.{}.{}", r.name.value, p.key.value),
                             layer,
                             p.value.span,
                         );
@@ -349,10 +380,10 @@ fn merge(w: &ast::Workload, env: &ast::Environment) -> Merged {
         }
         if let Some(e) = &b.environments {
             m.environments = Some(e.value.iter().map(|x| x.value.clone()).collect());
-            mark(&mut prov, "environments".into(), layer, e.span);
+            mark(&mut prov, || "environments".into(), layer, e.span);
         }
     }
-    m.provenance = prov;
+    m.provenance = prov.map;
     m
 }
 
@@ -386,7 +417,7 @@ struct Instance<'m> {
 }
 
 /// A workload's resource requests as (NAME, instance id, span).
-fn resource_uses(w: &ast::Workload, mm: &Merged) -> Vec<ir::ResourceUse> {
+fn resource_uses(w: &ast::Workload, mm: &Merged<'_>) -> Vec<ir::ResourceUse> {
     mm.resources
         .iter()
         .map(|r| ir::ResourceUse {
@@ -407,6 +438,9 @@ fn param_references(d: &Decl, uses: &[ir::ResourceUse]) -> Vec<ir::Reference> {
         let (Scalar::Str(raw), Some(span)) = (value, span) else {
             continue;
         };
+        if !raw.contains("${") {
+            continue;
+        }
         let Ok(segs) = values::placeholders(raw) else {
             continue;
         };
@@ -457,24 +491,34 @@ fn instance_order(
             (id.as_str(), refs)
         })
         .collect();
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut order = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::with_capacity(instances.len());
+    // Instances that refer to none are ready at once; the rest wait in rounds.
+    let mut waiting: Vec<(&str, &BTreeSet<String>)> = Vec::new();
+    for (id, d) in &deps {
+        if d.is_empty() {
+            done.insert(id);
+            order.push(id.to_string());
+        } else {
+            waiting.push((id, d));
+        }
+    }
     loop {
-        let ready: Vec<&str> = deps
+        let ready: Vec<&str> = waiting
             .iter()
-            .filter(|(id, d)| !done.contains(**id) && d.iter().all(|x| done.contains(x)))
+            .filter(|(id, d)| !done.contains(id) && d.iter().all(|x| done.contains(x.as_str())))
             .map(|(id, _)| *id)
             .collect();
         if ready.is_empty() {
             break;
         }
         for id in ready {
-            done.insert(id.to_string());
+            done.insert(id);
             order.push(id.to_string());
         }
     }
     for id in instances.keys() {
-        if !done.contains(id) {
+        if !done.contains(id.as_str()) {
             order.push(id.clone());
         }
     }
@@ -598,7 +642,11 @@ fn resolve_params(
     out
 }
 
-fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<Diagnostic>) {
+fn expand_env(
+    model: &Checked,
+    env: &ast::Environment,
+    provenance: bool,
+) -> (ir::Environment, Vec<Diagnostic>) {
     let m: &Model = model;
     let mut diags = Vec::new();
     let env_type = env
@@ -611,13 +659,13 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
         .map(|l| (l.key.value.clone(), l.value.value.to_text()))
         .collect();
     // Select and merge.
-    let merged: Vec<(&ast::Workload, Merged)> = {
+    let merged: Vec<(&ast::Workload, Merged<'_>)> = {
         use rayon::prelude::*;
         let workloads: Vec<&ast::Workload> = m.workloads.values().collect();
         workloads
             .into_par_iter()
             .with_min_len(32)
-            .map(|w| (w, merge(w, env)))
+            .map(|w| (w, merge(w, env, provenance)))
             .filter(|(_, mm)| {
                 mm.environments
                     .as_ref()
@@ -762,18 +810,9 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
         let Some(prov) = match_provisioner(&inst, env, env_type, &mut diags) else {
             continue;
         };
-        let ctx = template_context(
-            &inst.id,
-            &inst.name,
-            &inst.ty.name.value,
-            &inst.class,
-            &first.params,
-            &first.terraform,
-            env,
-            &labels,
-            &ns,
-            &inst.consumers,
-        );
+        // One Handlebars context for all outputs of the instance, built only when an output
+        // is a template at all (most are literals such as `5432`).
+        let mut ctx: Option<handlebars::Context> = None;
         let mut outputs = Vec::new();
         for decl in &inst.ty.outputs {
             let Some(o) = prov
@@ -783,7 +822,25 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             else {
                 continue;
             };
-            let mut render = |s: &Spanned<String>| match templates::render(&plain, &s.value, &ctx) {
+            let mut render = |s: &Spanned<String>| match render_output(
+                &plain,
+                &s.value,
+                || {
+                    template_context(
+                        &inst.id,
+                        &inst.name,
+                        &inst.ty.name.value,
+                        &inst.class,
+                        &first.params,
+                        &first.terraform,
+                        env,
+                        &labels,
+                        &ns,
+                        &inst.consumers,
+                    )
+                },
+                &mut ctx,
+            ) {
                 Ok(v) if templates::has_terraform_ref(&v) => {
                     let used = params_in(&v, &first.terraform);
                     let mut d = Diagnostic::error(
@@ -845,17 +902,20 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
                 });
             }
         }
+        // The first declaration's params are the instance's: moved, not copied.
+        let mut resolved = resolved;
+        let first = resolved.swap_remove(0);
         resources.insert(
             inst.id.clone(),
             ir::ResourceInstance {
-                id: inst.id.clone(),
-                name: inst.name.clone(),
+                id: inst.id,
+                name: inst.name,
                 ty: inst.ty.name.value.clone(),
-                class: inst.class.clone(),
-                params: first.params.clone(),
-                terraform_params: first.terraform.clone(),
-                references: first.references.clone(),
-                consumers: inst.consumers.clone(),
+                class: inst.class,
+                params: first.params,
+                terraform_params: first.terraform,
+                references: first.references,
+                consumers: inst.consumers,
                 namespace: ns,
                 span: inst.span,
                 provisioner: prov.name.value.clone(),
@@ -864,293 +924,309 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
             },
         );
     }
-    // Workloads with placeholders resolved.
-    let mut workloads = Vec::new();
-    for (w, mm) in merged {
-        let system = w
-            .system
-            .as_ref()
-            .map_or_else(String::new, |s| s.value.clone());
-        let ns = namespace(env, &system);
-        let uses: Vec<ir::ResourceUse> = uses_of
-            .get(w.name.value.as_str())
-            .cloned()
-            .unwrap_or_default();
-        let cx = Resolve {
-            workload: &w.name.value,
-            env,
-            env_type,
-            namespace: &ns,
-            uses: &uses,
-            resources: &resources,
-        };
-        let mut containers = Vec::new();
-        for c in &mm.containers {
-            let Some(image) = &c.image else {
-                diags.push(
-                    Diagnostic::error(
-                        codes::MISSING_FIELD,
-                        format!(
-                            "container `{}` has no `image` in this environment",
-                            c.name.value
-                        ),
-                    )
-                    .label(c.name.span, "added by a `when` without an image")
-                    .help("add `image \"…\"` to the container"),
-                );
-                continue;
-            };
-            let texts = |list: &Option<Spanned<Vec<Spanned<String>>>>,
-                         diags: &mut Vec<Diagnostic>|
-             -> Vec<Text> {
-                list.as_ref().map_or_else(Vec::new, |l| {
-                    l.value.iter().map(|s| cx.text(s, diags)).collect()
-                })
-            };
-            let command = texts(&c.command, &mut diags);
-            let args = texts(&c.args, &mut diags);
-            let env_vars = c
-                .env
-                .iter()
-                .filter_map(|e| {
-                    let value = match &e.value.value {
-                        Patch::Remove => return None,
-                        Patch::Set(Scalar::Int(i)) => ir::EnvValue::Int(*i),
-                        Patch::Set(Scalar::Bool(b)) => ir::EnvValue::Bool(*b),
-                        Patch::Set(other) => ir::EnvValue::Text(
-                            cx.text(&Spanned::new(other.to_text(), e.value.span), &mut diags),
-                        ),
-                    };
-                    Some(ir::EnvVar {
-                        key: e.key.value.clone(),
-                        value,
-                        span: e.key.span,
-                    })
-                })
-                .collect();
-            let mut files = Vec::new();
-            for f in &c.files {
-                let expand = f.expand.as_ref().is_none_or(|e| e.value);
-                let raw = match (&f.content, &f.source) {
-                    (Some(content), _) => Some((content.value.clone(), content.clone())),
-                    (None, Some(src)) => m
-                        .assets
-                        .get(&src.span)
-                        .map(|a| (String::from_utf8_lossy(&a.bytes).into_owned(), src.clone())),
-                    _ => None,
-                };
-                let Some((raw, at)) = raw else { continue };
-                let content = if expand {
-                    let t = cx.text_at(&raw, at.span, &mut diags);
-                    match t.as_plain() {
-                        Some(p) => p,
-                        None => {
-                            diags.push(
-                                Diagnostic::error(
-                                    codes::SENSITIVE_PLAIN,
-                                    format!(
-                                        "file `{}` would contain a secret in plain text",
-                                        f.path.value
-                                    ),
-                                )
-                                .label(at.span, "uses a secret-backed output")
-                                .help("pass the value as an env var instead"),
-                            );
-                            continue;
-                        }
-                    }
-                } else {
-                    raw
-                };
-                files.push(ir::File {
-                    path: f.path.value.clone(),
-                    content,
-                    mode: f.mode.as_ref().map(|m| m.value),
-                    span: f.span,
-                });
-            }
-            let volumes = c
-                .volumes
-                .iter()
-                .filter_map(|v| {
-                    let src = v.source.as_ref()?;
-                    let t = cx.text(src, &mut diags);
-                    let claim = match t.as_plain() {
-                        Some(c) => c,
-                        None => {
-                            diags.push(
-                                Diagnostic::error(
-                                    codes::SENSITIVE_PLAIN,
-                                    "a volume source cannot be a secret-backed output",
-                                )
-                                .label(src.span, "secret-backed"),
-                            );
-                            return None;
-                        }
-                    };
-                    Some(ir::Volume {
-                        path: v.path.value.clone(),
-                        claim,
-                        read_only: v.read_only.as_ref().is_some_and(|r| r.value),
-                    })
-                })
-                .collect();
-            let compute = |c: &Option<ast::Compute>| ir::Compute {
-                request: c
+    // Workloads with placeholders resolved: independent of each other once the instances
+    // are known, so in parallel; results and diagnostics keep the workload order.
+    let resolved: Vec<(ir::Workload, Vec<Diagnostic>)> = {
+        use rayon::prelude::*;
+        merged
+            .into_par_iter()
+            .with_min_len(32)
+            .map(|(w, mm)| {
+                let mut diags = Vec::new();
+                let system = w
+                    .system
                     .as_ref()
-                    .and_then(|x| x.request.as_ref().map(|r| r.value.clone())),
-                limit: c
-                    .as_ref()
-                    .and_then(|x| x.limit.as_ref().map(|r| r.value.clone())),
-            };
-            containers.push(ir::Container {
-                name: c.name.value.clone(),
-                span: c.span,
-                image: image.value.clone(),
-                image_span: image.span,
-                command,
-                args,
-                env: env_vars,
-                ports: c
-                    .ports
-                    .iter()
-                    .map(|p| ir::Port {
-                        name: p.name.value.clone(),
-                        number: p.number.value,
-                        protocol: p
-                            .protocol
-                            .as_ref()
-                            .map_or_else(|| "TCP".to_string(), |x| x.value.clone()),
-                    })
-                    .collect(),
-                cpu: compute(&c.cpu),
-                memory: compute(&c.memory),
-                probes: c
-                    .probes
-                    .iter()
-                    .map(|p| ir::Probe {
-                        kind: p.kind.value,
-                        action: match &p.action {
-                            ast::ProbeAction::Http { path, port } => ir::ProbeAction::Http {
-                                path: path.value.clone(),
-                                port: port.value.clone(),
-                            },
-                            ast::ProbeAction::Tcp { port } => ir::ProbeAction::Tcp {
-                                port: port.value.clone(),
-                            },
-                            ast::ProbeAction::Exec(cmd) => {
-                                ir::ProbeAction::Exec(cmd.iter().map(|s| s.value.clone()).collect())
+                    .map_or_else(String::new, |s| s.value.clone());
+                let ns = namespace(env, &system);
+                let uses: Vec<ir::ResourceUse> = uses_of
+                    .get(w.name.value.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                let cx = Resolve {
+                    workload: &w.name.value,
+                    env,
+                    env_type,
+                    namespace: &ns,
+                    uses: &uses,
+                    resources: &resources,
+                };
+                let mut containers = Vec::new();
+                for c in &mm.containers {
+                    let Some(image) = &c.image else {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::MISSING_FIELD,
+                                format!(
+                                    "container `{}` has no `image` in this environment",
+                                    c.name.value
+                                ),
+                            )
+                            .label(c.name.span, "added by a `when` without an image")
+                            .help("add `image \"…\"` to the container"),
+                        );
+                        continue;
+                    };
+                    let texts = |list: &Option<Spanned<Vec<Spanned<String>>>>,
+                                 diags: &mut Vec<Diagnostic>|
+                     -> Vec<Text> {
+                        list.as_ref().map_or_else(Vec::new, |l| {
+                            l.value.iter().map(|s| cx.text(s, diags)).collect()
+                        })
+                    };
+                    let command = texts(&c.command, &mut diags);
+                    let args = texts(&c.args, &mut diags);
+                    let env_vars = c
+                        .env
+                        .iter()
+                        .filter_map(|e| {
+                            let value = match &e.value.value {
+                                Patch::Remove => return None,
+                                Patch::Set(Scalar::Int(i)) => ir::EnvValue::Int(*i),
+                                Patch::Set(Scalar::Bool(b)) => ir::EnvValue::Bool(*b),
+                                Patch::Set(other) => ir::EnvValue::Text(cx.text(
+                                    &Spanned::new(other.to_text(), e.value.span),
+                                    &mut diags,
+                                )),
+                            };
+                            Some(ir::EnvVar {
+                                key: e.key.value.clone(),
+                                value,
+                                span: e.key.span,
+                            })
+                        })
+                        .collect();
+                    let mut files = Vec::new();
+                    for f in &c.files {
+                        let expand = f.expand.as_ref().is_none_or(|e| e.value);
+                        let raw = match (&f.content, &f.source) {
+                            (Some(content), _) => Some((content.value.clone(), content.clone())),
+                            (None, Some(src)) => m.assets.get(&src.span).map(|a| {
+                                (String::from_utf8_lossy(&a.bytes).into_owned(), src.clone())
+                            }),
+                            _ => None,
+                        };
+                        let Some((raw, at)) = raw else { continue };
+                        let content = if expand {
+                            let t = cx.text_at(&raw, at.span, &mut diags);
+                            match t.as_plain() {
+                                Some(p) => p,
+                                None => {
+                                    diags.push(
+                                        Diagnostic::error(
+                                            codes::SENSITIVE_PLAIN,
+                                            format!(
+                                                "file `{}` would contain a secret in plain text",
+                                                f.path.value
+                                            ),
+                                        )
+                                        .label(at.span, "uses a secret-backed output")
+                                        .help("pass the value as an env var instead"),
+                                    );
+                                    continue;
+                                }
                             }
-                        },
-                        initial_delay: p.initial_delay.as_ref().map(|x| x.value),
-                        period: p.period.as_ref().map(|x| x.value),
-                        timeout: p.timeout.as_ref().map(|x| x.value),
-                        failure_threshold: p.failure_threshold.as_ref().map(|x| x.value),
-                    })
-                    .collect(),
-                files,
-                volumes,
-            });
-        }
-        let service = mm.service.as_ref().map(|s| {
-            s.ports
-                .iter()
-                .map(|p| ir::ServicePort {
-                    name: p.name.value.clone(),
-                    number: p.number.as_ref().map_or(80, |n| n.value),
-                    target: p
-                        .target
-                        .as_ref()
-                        .map_or_else(|| p.name.value.clone(), |t| t.value.clone()),
-                })
-                .collect()
-        });
-        let autoscale = match &mm.autoscale {
-            Some((a, span)) => match (&a.min, &a.max, &a.cpu_percent) {
-                (Some(min), Some(max), Some(cpu)) => Some(ir::Autoscale {
-                    min: min.value,
-                    max: max.value,
-                    cpu_percent: cpu.value,
-                    span: *span,
-                }),
-                _ => {
-                    diags.push(
-                        Diagnostic::error(
-                            codes::MISSING_FIELD,
-                            "`autoscale` needs `min`, `max` and `cpu-percent`",
-                        )
-                        .label(*span, "incomplete after overrides")
-                        .help("write `autoscale min=2 max=10 cpu-percent=70`"),
-                    );
-                    None
+                        } else {
+                            raw
+                        };
+                        files.push(ir::File {
+                            path: f.path.value.clone(),
+                            content,
+                            mode: f.mode.as_ref().map(|m| m.value),
+                            span: f.span,
+                        });
+                    }
+                    let volumes = c
+                        .volumes
+                        .iter()
+                        .filter_map(|v| {
+                            let src = v.source.as_ref()?;
+                            let t = cx.text(src, &mut diags);
+                            let claim = match t.as_plain() {
+                                Some(c) => c,
+                                None => {
+                                    diags.push(
+                                        Diagnostic::error(
+                                            codes::SENSITIVE_PLAIN,
+                                            "a volume source cannot be a secret-backed output",
+                                        )
+                                        .label(src.span, "secret-backed"),
+                                    );
+                                    return None;
+                                }
+                            };
+                            Some(ir::Volume {
+                                path: v.path.value.clone(),
+                                claim,
+                                read_only: v.read_only.as_ref().is_some_and(|r| r.value),
+                            })
+                        })
+                        .collect();
+                    let compute = |c: &Option<ast::Compute>| ir::Compute {
+                        request: c
+                            .as_ref()
+                            .and_then(|x| x.request.as_ref().map(|r| r.value.clone())),
+                        limit: c
+                            .as_ref()
+                            .and_then(|x| x.limit.as_ref().map(|r| r.value.clone())),
+                    };
+                    containers.push(ir::Container {
+                        name: c.name.value.clone(),
+                        span: c.span,
+                        image: image.value.clone(),
+                        image_span: image.span,
+                        command,
+                        args,
+                        env: env_vars,
+                        ports: c
+                            .ports
+                            .iter()
+                            .map(|p| ir::Port {
+                                name: p.name.value.clone(),
+                                number: p.number.value,
+                                protocol: p
+                                    .protocol
+                                    .as_ref()
+                                    .map_or_else(|| "TCP".to_string(), |x| x.value.clone()),
+                            })
+                            .collect(),
+                        cpu: compute(&c.cpu),
+                        memory: compute(&c.memory),
+                        probes: c
+                            .probes
+                            .iter()
+                            .map(|p| ir::Probe {
+                                kind: p.kind.value,
+                                action: match &p.action {
+                                    ast::ProbeAction::Http { path, port } => {
+                                        ir::ProbeAction::Http {
+                                            path: path.value.clone(),
+                                            port: port.value.clone(),
+                                        }
+                                    }
+                                    ast::ProbeAction::Tcp { port } => ir::ProbeAction::Tcp {
+                                        port: port.value.clone(),
+                                    },
+                                    ast::ProbeAction::Exec(cmd) => ir::ProbeAction::Exec(
+                                        cmd.iter().map(|s| s.value.clone()).collect(),
+                                    ),
+                                },
+                                initial_delay: p.initial_delay.as_ref().map(|x| x.value),
+                                period: p.period.as_ref().map(|x| x.value),
+                                timeout: p.timeout.as_ref().map(|x| x.value),
+                                failure_threshold: p.failure_threshold.as_ref().map(|x| x.value),
+                            })
+                            .collect(),
+                        files,
+                        volumes,
+                    });
                 }
-            },
-            None => None,
-        };
-        if let Some(a) = &autoscale {
-            if a.min > a.max {
-                diags.push(
-                    Diagnostic::error(
-                        codes::CONFLICTING_FIELDS,
-                        format!("autoscale min {} exceeds max {}", a.min, a.max),
-                    )
-                    .label(a.span, "after overrides"),
-                );
-            }
-        }
-        workloads.push(ir::Workload {
-            name: w.name.value.clone(),
-            span: w.span,
-            file: String::new(),
-            description: w.description.as_ref().map(|d| d.value.clone()),
-            owner: w
-                .owner
-                .as_ref()
-                .map_or_else(String::new, |o| o.value.clone()),
-            system,
-            lifecycle: w
-                .lifecycle
-                .as_ref()
-                .map_or(ast::Lifecycle::Production, |l| l.value),
-            namespace: ns.clone(),
-            schedule: w.schedule.as_ref().map(|s| s.value.clone()),
-            replicas: mm.replicas.0,
-            replicas_span: mm.replicas.1,
-            tags: mm.tags.clone(),
-            containers,
-            service,
-            routes: mm
-                .routes
-                .iter()
-                .map(|r| ir::Route {
-                    host: r
-                        .host
+                let service = mm.service.as_ref().map(|s| {
+                    s.ports
+                        .iter()
+                        .map(|p| ir::ServicePort {
+                            name: p.name.value.clone(),
+                            number: p.number.as_ref().map_or(80, |n| n.value),
+                            target: p
+                                .target
+                                .as_ref()
+                                .map_or_else(|| p.name.value.clone(), |t| t.value.clone()),
+                        })
+                        .collect()
+                });
+                let autoscale = match &mm.autoscale {
+                    Some((a, span)) => match (&a.min, &a.max, &a.cpu_percent) {
+                        (Some(min), Some(max), Some(cpu)) => Some(ir::Autoscale {
+                            min: min.value,
+                            max: max.value,
+                            cpu_percent: cpu.value,
+                            span: *span,
+                        }),
+                        _ => {
+                            diags.push(
+                                Diagnostic::error(
+                                    codes::MISSING_FIELD,
+                                    "`autoscale` needs `min`, `max` and `cpu-percent`",
+                                )
+                                .label(*span, "incomplete after overrides")
+                                .help("write `autoscale min=2 max=10 cpu-percent=70`"),
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                if let Some(a) = &autoscale {
+                    if a.min > a.max {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::CONFLICTING_FIELDS,
+                                format!("autoscale min {} exceeds max {}", a.min, a.max),
+                            )
+                            .label(a.span, "after overrides"),
+                        );
+                    }
+                }
+                let workload = ir::Workload {
+                    name: w.name.value.clone(),
+                    span: w.span,
+                    file: String::new(),
+                    description: w.description.as_ref().map(|d| d.value.clone()),
+                    owner: w
+                        .owner
                         .as_ref()
-                        .map_or_else(String::new, |h| h.value.clone()),
-                    path: r
-                        .path
+                        .map_or_else(String::new, |o| o.value.clone()),
+                    system,
+                    lifecycle: w
+                        .lifecycle
                         .as_ref()
-                        .map_or_else(|| "/".to_string(), |p| p.value.clone()),
-                    port: r
-                        .port
-                        .as_ref()
-                        .map_or_else(String::new, |p| p.value.clone()),
-                    tls: r.tls.as_ref().is_some_and(|t| t.value),
-                    span: r.span,
-                })
-                .collect(),
-            autoscale,
-            resources: uses,
-            depends_on: w
-                .depends_on
-                .iter()
-                .filter(|d| deployed.contains(d.value.as_str()))
-                .map(|d| (d.value.clone(), d.span))
-                .collect(),
-            provides_api: w.provides_api.iter().map(|a| a.value.clone()).collect(),
-            consumes_api: w.consumes_api.iter().map(|a| a.value.clone()).collect(),
-            provenance: mm.provenance,
-        });
+                        .map_or(ast::Lifecycle::Production, |l| l.value),
+                    namespace: ns.clone(),
+                    schedule: w.schedule.as_ref().map(|s| s.value.clone()),
+                    replicas: mm.replicas.0,
+                    replicas_span: mm.replicas.1,
+                    tags: mm.tags.clone(),
+                    containers,
+                    service,
+                    routes: mm
+                        .routes
+                        .iter()
+                        .map(|r| ir::Route {
+                            host: r
+                                .host
+                                .as_ref()
+                                .map_or_else(String::new, |h| h.value.clone()),
+                            path: r
+                                .path
+                                .as_ref()
+                                .map_or_else(|| "/".to_string(), |p| p.value.clone()),
+                            port: r
+                                .port
+                                .as_ref()
+                                .map_or_else(String::new, |p| p.value.clone()),
+                            tls: r.tls.as_ref().is_some_and(|t| t.value),
+                            span: r.span,
+                        })
+                        .collect(),
+                    autoscale,
+                    resources: uses,
+                    depends_on: w
+                        .depends_on
+                        .iter()
+                        .filter(|d| deployed.contains(d.value.as_str()))
+                        .map(|d| (d.value.clone(), d.span))
+                        .collect(),
+                    provides_api: w.provides_api.iter().map(|a| a.value.clone()).collect(),
+                    consumes_api: w.consumes_api.iter().map(|a| a.value.clone()).collect(),
+                    provenance: mm.provenance,
+                };
+                (workload, diags)
+            })
+            .collect()
+    };
+    let mut workloads = Vec::with_capacity(resolved.len());
+    for (workload, d) in resolved {
+        diags.extend(d);
+        workloads.push(workload);
     }
     let ir_env = ir::Environment {
         name: env.name.value.clone(),
@@ -1172,6 +1248,31 @@ fn expand_env(model: &Checked, env: &ast::Environment) -> (ir::Environment, Vec<
     (ir_env, diags)
 }
 
+/// Render one output string of a provisioner, as [`templates::render`] would against the
+/// context `make` builds; the context is built once (into `ctx`) and only when a template
+/// needs it. Text without `{{` is not a template and comes back unchanged.
+fn render_output(
+    hb: &handlebars::Handlebars<'_>,
+    text: &str,
+    make: impl FnOnce() -> serde_json::Value,
+    ctx: &mut Option<handlebars::Context>,
+) -> Result<String, templates::TemplateError> {
+    if !text.contains("{{") && text.len() <= templates::MAX_OUTPUT {
+        debug_assert_eq!(
+            templates::render(hb, text, &serde_json::Value::Null).as_deref(),
+            Ok(text)
+        );
+        return Ok(text.to_string());
+    }
+    match &*templates::compile_cached(text) {
+        Ok(t) => {
+            let ctx = ctx.get_or_insert_with(|| handlebars::Context::from(make()));
+            templates::render_in(hb, t, ctx)
+        }
+        Err(e) => Err(e.clone()),
+    }
+}
+
 /// The Handlebars context of SPEC section 8. A param holding a Terraform reference (an
 /// `expr=` output of another instance) is a marked string: Terraform escaping writes the
 /// reference as `${EXPR}`, `{{hcl x}}` as the bare expression, and any other kind refuses it.
@@ -1188,38 +1289,78 @@ pub fn template_context(
     namespace: &str,
     consumers: &[(String, String)],
 ) -> serde_json::Value {
-    let params: serde_json::Map<String, serde_json::Value> = params
+    use serde_json::{Map, Value};
+    // Built by hand rather than with `json!`, which goes through `Serialize` for every value;
+    // the keys go in the same order (the map keeps insertion order).
+    let string = |s: &str| Value::String(s.to_string());
+    let object = |entries: Vec<(&str, Value)>| {
+        let mut m = Map::with_capacity(entries.len());
+        for (k, v) in entries {
+            m.insert(k.to_string(), v);
+        }
+        Value::Object(m)
+    };
+    let params: Map<String, Value> = params
         .iter()
         .map(|(k, v)| {
             let j = match v {
                 // Terraform references travel marked; only Terraform escaping can write them.
-                Scalar::Str(_) if terraform_params.contains_key(k) => json!(terraform_params[k]
-                    .iter()
-                    .map(|p| match p {
-                        ir::ParamPart::Literal(l) => l.clone(),
-                        ir::ParamPart::Terraform { expr, .. } => templates::terraform_ref(expr),
-                    })
-                    .collect::<String>()),
-                Scalar::Str(s) => json!(s),
-                Scalar::Int(i) => json!(i),
-                Scalar::Float(f) => json!(f),
-                Scalar::Bool(b) => json!(b),
-                Scalar::Null => serde_json::Value::Null,
+                Scalar::Str(_) if terraform_params.contains_key(k) => Value::String(
+                    terraform_params[k]
+                        .iter()
+                        .map(|p| match p {
+                            ir::ParamPart::Literal(l) => l.clone(),
+                            ir::ParamPart::Terraform { expr, .. } => templates::terraform_ref(expr),
+                        })
+                        .collect::<String>(),
+                ),
+                Scalar::Str(s) => string(s),
+                Scalar::Int(i) => Value::from(*i),
+                Scalar::Float(f) => Value::from(*f),
+                Scalar::Bool(b) => Value::Bool(*b),
+                Scalar::Null => Value::Null,
             };
             (k.clone(), j)
         })
         .collect();
-    json!({
-        "resource": {"name": name, "id": id, "type": ty, "class": class, "params": params},
-        "env": {
-            "name": env.name.value,
-            "type": env.env_type.as_ref().map_or("development", |t| t.value.as_str()),
-            "region": env.region.as_ref().map_or("", |r| r.value.as_str()),
-            "labels": labels,
-        },
-        "namespace": namespace,
-        "workloads": consumers.iter().map(|(n, ns)| json!({"name": n, "namespace": ns})).collect::<Vec<_>>(),
-    })
+    let labels: Map<String, Value> = labels.iter().map(|(k, v)| (k.clone(), string(v))).collect();
+    let workloads = consumers
+        .iter()
+        .map(|(n, ns)| object(vec![("name", string(n)), ("namespace", string(ns))]))
+        .collect();
+    object(vec![
+        (
+            "resource",
+            object(vec![
+                ("name", string(name)),
+                ("id", string(id)),
+                ("type", string(ty)),
+                ("class", string(class)),
+                ("params", Value::Object(params)),
+            ]),
+        ),
+        (
+            "env",
+            object(vec![
+                ("name", string(&env.name.value)),
+                (
+                    "type",
+                    string(
+                        env.env_type
+                            .as_ref()
+                            .map_or("development", |t| t.value.as_str()),
+                    ),
+                ),
+                (
+                    "region",
+                    string(env.region.as_ref().map_or("", |r| r.value.as_str())),
+                ),
+                ("labels", Value::Object(labels)),
+            ]),
+        ),
+        ("namespace", string(namespace)),
+        ("workloads", Value::Array(workloads)),
+    ])
 }
 
 /// Rank of a match line: which of (resource, env, workload, env-type) it sets.
@@ -1336,6 +1477,10 @@ impl Resolve<'_> {
     }
 
     fn text_at(&self, raw: &str, span: Span, diags: &mut Vec<Diagnostic>) -> Text {
+        // Without `${` there is no placeholder (nor a `$${` escape): the text is the literal.
+        if !raw.contains("${") {
+            return Text::literal(raw);
+        }
         let Ok(segs) = values::placeholders(raw) else {
             return Text::literal(raw);
         };
@@ -1401,5 +1546,84 @@ impl Resolve<'_> {
             parts.push(Part::Literal(String::new()));
         }
         Text { parts }
+    }
+}
+
+#[cfg(test)]
+mod template_context_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The hand-built context equals what `json!` builds, key order included.
+    #[test]
+    fn equals_the_json_macro() {
+        let at = Span::new(crate::source::FileId(0), 0, 0);
+        let env = ast::Environment {
+            name: Spanned::new("prod".to_string(), at),
+            span: at,
+            env_type: Some(Spanned::new(EnvType::Production, at)),
+            region: Some(Spanned::new("eu-west-1".to_string(), at)),
+            namespace: None,
+            ingress_class: None,
+            ingress_namespace: None,
+            labels: Vec::new(),
+            terraform: None,
+        };
+        let params: BTreeMap<String, Scalar> = [
+            ("a".to_string(), Scalar::Str("x".into())),
+            ("b".to_string(), Scalar::Int(3)),
+            ("c".to_string(), Scalar::Float(1.5)),
+            ("d".to_string(), Scalar::Bool(true)),
+            ("e".to_string(), Scalar::Null),
+            ("f".to_string(), Scalar::Str("${db.host}".into())),
+        ]
+        .into_iter()
+        .collect();
+        let terraform: BTreeMap<String, Vec<ir::ParamPart>> = [(
+            "f".to_string(),
+            vec![
+                ir::ParamPart::Literal("h=".into()),
+                ir::ParamPart::Terraform {
+                    resource: "db".into(),
+                    output: "host".into(),
+                    expr: "aws_db_instance.db.address".into(),
+                },
+            ],
+        )]
+        .into_iter()
+        .collect();
+        let labels: BTreeMap<String, String> = [("z", "1"), ("team", "core")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let consumers = vec![
+            ("api".to_string(), "shop-prod".to_string()),
+            ("web".to_string(), "shop-prod".to_string()),
+        ];
+        let got = template_context(
+            "db",
+            "database",
+            "postgres",
+            "default",
+            &params,
+            &terraform,
+            &env,
+            &labels,
+            "shop-prod",
+            &consumers,
+        );
+        let want = json!({
+            "resource": {"name": "database", "id": "db", "type": "postgres", "class": "default",
+                "params": {"a": "x", "b": 3, "c": 1.5, "d": true, "e": null,
+                    "f": format!("h={}", templates::terraform_ref("aws_db_instance.db.address"))}},
+            "env": {"name": "prod", "type": "production", "region": "eu-west-1",
+                "labels": {"team": "core", "z": "1"}},
+            "namespace": "shop-prod",
+            "workloads": [{"name": "api", "namespace": "shop-prod"},
+                {"name": "web", "namespace": "shop-prod"}],
+        });
+        assert_eq!(got, want);
+        // Same key order too (the map keeps insertion order).
+        assert_eq!(got.to_string(), want.to_string());
     }
 }

@@ -199,13 +199,11 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         }
         // Every environment is expanded: the catalog covers them all, whatever `--env` selected
         // (SPEC section 5); Kubernetes and Terraform are rendered for the selected ones only.
-        let (mut all_envs, expand_diags) = expand::expand(checked, &Default::default());
-        diags.extend(expand_diags);
         // Which layer set each field is for `trestle why` (which expands on its own); nothing
         // here reads it, and at monorepo scale it is a tenth of the memory of a build.
-        for w in all_envs.iter_mut().flat_map(|e| e.workloads.iter_mut()) {
-            w.provenance = Default::default();
-        }
+        let (all_envs, expand_diags) =
+            expand::expand_without_provenance(checked, &Default::default());
+        diags.extend(expand_diags);
         t.lap("expand");
         // Without `--env` every environment is rendered; only a selection is copied out.
         let selected: Vec<ir::Environment> = if options.envs.is_empty() {

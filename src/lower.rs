@@ -2158,6 +2158,10 @@ impl<'a> Lx<'a> {
 
     /// Check `${…}` syntax in a string value (T215).
     fn check_placeholders(&mut self, s: &Spanned<String>) {
+        // No `${`, no placeholder and nothing malformed (most strings).
+        if !s.value.contains("${") {
+            return;
+        }
         if let Err(e) = values::placeholders(&s.value) {
             let span = self.inner_span(s, e.range);
             self.push(

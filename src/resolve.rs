@@ -978,6 +978,10 @@ impl<'s> Resolver<'s> {
         types: &BTreeMap<&str, &ResourceType>,
         in_file: bool,
     ) {
+        // No `${`, no placeholder (most strings).
+        if !s.value.contains("${") {
+            return;
+        }
         let Ok(segs) = values::placeholders(&s.value) else {
             return;
         };

@@ -220,16 +220,46 @@ pub fn to_string(v: &Value) -> String {
 
 /// Emits a stream: documents separated by `---` lines, with no `---` before the first one.
 pub fn documents_to_string(docs: &[Value]) -> String {
+    documents_after("", docs)
+}
+
+/// `prefix` (a header comment) followed by [`documents_to_string`] of `docs`, in a string of
+/// exactly that length: the text is written into a buffer each thread reuses, so neither the
+/// growth of the text nor the joining of the prefix copies it more than once.
+pub fn documents_after(prefix: &str, docs: &[Value]) -> String {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        // A reentrant call (none today) would find the buffer taken: it gets its own.
+        let mut own = String::new();
+        let mut guard = scratch.try_borrow_mut();
+        let out = match &mut guard {
+            Ok(buf) => &mut **buf,
+            Err(_) => &mut own,
+        };
+        out.clear();
+        out.push_str(prefix);
+        write_documents(out, docs);
+        let text = out.as_str().to_owned();
+        // A buffer grown by one huge file is not kept for the rest of the process.
+        if out.capacity() > 1 << 20 {
+            *out = String::new();
+        }
+        text
+    })
+}
+
+/// Appends the stream of `docs` to `out` (see [`documents_to_string`]).
+pub fn write_documents(out: &mut String, docs: &[Value]) {
     // Separators only between documents, so a one-document stream equals `to_string` and a
     // header comment can be prepended as is; an empty slice gives "".
-    let mut out = String::new();
     for (i, doc) in docs.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        write_document(&mut out, doc);
+        write_document(out, doc);
     }
-    out
 }
 
 /// True when a plain scalar would be read as anything but this exact string under YAML 1.1 or 1.2.
@@ -239,13 +269,25 @@ pub fn needs_quotes(s: &str) -> bool {
     // to such a string except the special words.
     let b = s.as_bytes();
     if b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-'))
+        && b.iter().all(|&c| NAME_BYTE[usize::from(c)])
     {
         return is_special_word(s);
     }
     needs_quotes_general(s)
 }
+
+/// The bytes of [`needs_quotes`]' fast path: ASCII letters and digits, `_`, `.`, `/`, `-`
+/// (a table, since every key and most values of every emitted document pass through it).
+static NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-');
+        c += 1;
+    }
+    t
+};
 
 /// [`needs_quotes`] for any string.
 fn needs_quotes_general(s: &str) -> bool {
@@ -257,6 +299,10 @@ fn needs_quotes_general(s: &str) -> bool {
     let Some(first) = chars.next() else {
         return true;
     };
+    // Every rule below only ever answers "quote", so the cheapest go first.
+    if first.is_ascii_digit() {
+        return true;
+    }
     let second = chars.next();
     let last = s.chars().next_back().unwrap_or(first);
     if first.is_whitespace() || last.is_whitespace() {
@@ -264,9 +310,15 @@ fn needs_quotes_general(s: &str) -> bool {
     }
     // Tabs are legal in plain scalars but readers disagree on them next to `:` and `#`;
     // flow indicators are excluded so the text is also safe inside `[...]`/`{...}`.
-    if s.chars()
-        .any(|c| c == '\t' || needs_escape(c) || matches!(c, ',' | '[' | ']' | '{' | '}'))
-    {
+    let flow = |c: u8| matches!(c, b',' | b'[' | b']' | b'{' | b'}');
+    let unsafe_char = if s.is_ascii() {
+        // The only ASCII characters `needs_escape` takes are the controls (tab among them).
+        s.bytes().any(|c| c.is_ascii_control() || flow(c))
+    } else {
+        s.chars()
+            .any(|c| c == '\t' || needs_escape(c) || (c.is_ascii() && flow(c as u8)))
+    };
+    if unsafe_char {
         return true;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
@@ -284,11 +336,8 @@ fn needs_quotes_general(s: &str) -> bool {
         _ => {}
     }
     // Every YAML 1.1/1.2 int, float, sexagesimal and timestamp form starts with a digit
-    // once an optional sign is dropped, or with `.` and a digit (`.5`; 1.1 even reads `.`,
-    // and PyYAML `._`).
-    if first.is_ascii_digit() {
-        return true;
-    }
+    // once an optional sign is dropped (a leading digit returned above), or with `.` and a
+    // digit (`.5`; 1.1 even reads `.`, and PyYAML `._`).
     if first == '.' && matches!(second, None | Some('.' | '_' | '0'..='9')) {
         return true;
     }
@@ -355,7 +404,11 @@ fn write_document(out: &mut String, v: &Value) {
 }
 
 fn pad(out: &mut String, col: usize) {
-    out.extend(std::iter::repeat_n(' ', col));
+    const SPACES: &str = "                                                                ";
+    match SPACES.get(..col) {
+        Some(spaces) => out.push_str(spaces),
+        None => out.extend(std::iter::repeat_n(' ', col)),
+    }
 }
 
 /// Writes a mapping whose keys sit at `col`; `inline_first` when the first key follows `- `.

@@ -199,7 +199,7 @@ impl Entity {
         )
     }
 
-    fn document(&self) -> Value {
+    fn into_document(self) -> Value {
         let mut metadata = Map::new().with("name", self.name.as_str());
         if let Some(d) = &self.description {
             metadata.insert("description", d.as_str());
@@ -217,13 +217,13 @@ impl Entity {
             metadata.insert("tags", self.tags.iter().collect::<Value>());
         }
         if !self.links.is_empty() {
-            metadata.insert("links", Value::Seq(self.links.clone()));
+            metadata.insert("links", Value::Seq(self.links));
         }
         Map::new()
             .with("apiVersion", API_VERSION)
             .with("kind", self.kind)
             .with("metadata", metadata)
-            .with("spec", self.spec.clone())
+            .with("spec", self.spec)
             .into()
     }
 }
@@ -629,17 +629,29 @@ impl<'a> Builder<'a> {
         let mut files = self.copies;
         let mut targets = Vec::new();
         let mut all_files = BTreeSet::new();
-        for e in &self.entities {
-            let path = e.path();
-            let header = crate::emit::terraform::header(&e.files);
-            let text = header + &yaml::to_string(&e.document());
+        // Entities are written independently of each other: in parallel, in order.
+        let written: Vec<(String, Vec<u8>, BTreeSet<String>)> = {
+            use rayon::prelude::*;
+            self.entities
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|mut e| {
+                    let path = e.path();
+                    let header = crate::emit::terraform::header(&e.files);
+                    let from = std::mem::take(&mut e.files);
+                    let text = yaml::documents_after(&header, &[e.into_document()]);
+                    (path, text.into_bytes(), from)
+                })
+                .collect()
+        };
+        for (path, text, from) in written {
             targets.push(format!(
                 "./{}",
                 path.strip_prefix(&format!("{}/", crate::write::CATALOG_DIR))
                     .unwrap_or(&path)
             ));
-            all_files.extend(e.files.iter().cloned());
-            files.push((path, text.into_bytes()));
+            all_files.extend(from);
+            files.push((path, text));
         }
         targets.sort();
         let location: Value = Map::new()

@@ -27,11 +27,11 @@ fn selector(w: &ir::Workload) -> Map {
     Map::new().with("app.kubernetes.io/name", w.name.as_str())
 }
 
-fn metadata(name: &str, w: &ir::Workload, env: &ir::Environment, annotations: &Map) -> Map {
+fn metadata(name: &str, w: &ir::Workload, labels: &Map, annotations: &Map) -> Map {
     let mut m = Map::new()
         .with("name", name)
         .with("namespace", w.namespace.as_str())
-        .with("labels", labels(w, env));
+        .with("labels", labels.clone());
     if !annotations.is_empty() {
         m.insert("annotations", annotations.clone());
     }
@@ -387,7 +387,9 @@ pub fn workload_documents(w: &ir::Workload, cx: &Context<'_>) -> Vec<Value> {
     let annotations = Map::new()
         .with("argocd.argoproj.io/sync-wave", wave.as_str())
         .with("trestle.dev/wave", wave.as_str());
-    let meta = |name: &str| metadata(name, w, env, &annotations);
+    // The same labels on every object and the pod template: built once.
+    let labels = labels(w, env);
+    let meta = |name: &str| metadata(name, w, &labels, &annotations);
     let mut docs = Vec::new();
     docs.push(
         Map::new()
@@ -412,7 +414,7 @@ pub fn workload_documents(w: &ir::Workload, cx: &Context<'_>) -> Vec<Value> {
                 .into(),
         );
     }
-    let pod_meta = Map::new().with("labels", labels(w, env)).with(
+    let pod_meta = Map::new().with("labels", labels.clone()).with(
         "annotations",
         Map::new().with("trestle.dev/config-hash", config_hash(w)),
     );
@@ -443,7 +445,7 @@ pub fn workload_documents(w: &ir::Workload, cx: &Context<'_>) -> Vec<Value> {
                 )
                 .into(),
         );
-        docs.push(network_policy(w, cx, &meta(&w.name)).into());
+        docs.push(network_policy(w, cx, meta(&w.name)).into());
         return docs;
     }
     let mut spec = Map::new();
@@ -497,7 +499,7 @@ pub fn workload_documents(w: &ir::Workload, cx: &Context<'_>) -> Vec<Value> {
         );
     }
     if !w.routes.is_empty() {
-        docs.push(ingress(w, env, &meta(&w.name)).into());
+        docs.push(ingress(w, env, meta(&w.name)).into());
     }
     if let Some(a) = &w.autoscale {
         docs.push(
@@ -552,11 +554,11 @@ pub fn workload_documents(w: &ir::Workload, cx: &Context<'_>) -> Vec<Value> {
                 .into(),
         );
     }
-    docs.push(network_policy(w, cx, &meta(&w.name)).into());
+    docs.push(network_policy(w, cx, meta(&w.name)).into());
     docs
 }
 
-fn ingress(w: &ir::Workload, env: &ir::Environment, meta: &Map) -> Map {
+fn ingress(w: &ir::Workload, env: &ir::Environment, meta: Map) -> Map {
     let mut hosts: Vec<&str> = Vec::new();
     for r in &w.routes {
         if !hosts.contains(&r.host.as_str()) {
@@ -617,11 +619,11 @@ fn ingress(w: &ir::Workload, env: &ir::Environment, meta: &Map) -> Map {
     Map::new()
         .with("apiVersion", "networking.k8s.io/v1")
         .with("kind", "Ingress")
-        .with("metadata", meta.clone())
+        .with("metadata", meta)
         .with("spec", spec)
 }
 
-fn network_policy(w: &ir::Workload, cx: &Context<'_>, meta: &Map) -> Map {
+fn network_policy(w: &ir::Workload, cx: &Context<'_>, meta: Map) -> Map {
     let target_ports: Vec<Value> = match &w.service {
         Some(ports) => {
             let mut seen = BTreeSet::new();
@@ -696,7 +698,7 @@ fn network_policy(w: &ir::Workload, cx: &Context<'_>, meta: &Map) -> Map {
     Map::new()
         .with("apiVersion", "networking.k8s.io/v1")
         .with("kind", "NetworkPolicy")
-        .with("metadata", meta.clone())
+        .with("metadata", meta)
         .with(
             "spec",
             Map::new()
@@ -737,7 +739,5 @@ pub fn namespace_document(ns: &str, env: &ir::Environment) -> Value {
 
 /// Join documents under a header comment.
 pub fn file_text(header: &str, docs: &[Value]) -> String {
-    let mut out = String::from(header);
-    out.push_str(&yaml::documents_to_string(docs));
-    out
+    yaml::documents_after(header, docs)
 }
