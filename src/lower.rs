@@ -857,8 +857,32 @@ impl<'a> Lx<'a> {
                     self.args_count(&lv, 0, 0, "labels key=value …");
                     e.labels = self.rest_props(&mut lv);
                     for l in &e.labels {
-                        if !matches!(l.value.value, Scalar::Str(_)) {
+                        // They go onto every Kubernetes object of the environment, where the
+                        // API server rejects what is not a valid label.
+                        if let Err(help) = values::label_key(&l.key.value) {
                             self.push(
+                                Diagnostic::error(
+                                    codes::INVALID_VALUE,
+                                    format!("`{}` is not a Kubernetes label key", l.key.value),
+                                )
+                                .label(l.key.span, "invalid label key")
+                                .help(help),
+                            );
+                        }
+                        match &l.value.value {
+                            Scalar::Str(v) => {
+                                if let Err(help) = values::label_value(v) {
+                                    self.push(
+                                        Diagnostic::error(
+                                            codes::INVALID_VALUE,
+                                            format!("`{v}` is not a Kubernetes label value"),
+                                        )
+                                        .label(l.value.span, "invalid label value")
+                                        .help(help),
+                                    );
+                                }
+                            }
+                            _ => self.push(
                                 Diagnostic::error(codes::WRONG_TYPE, "label values are strings")
                                     .label(l.value.span, "expected a string")
                                     .help(format!(
@@ -866,7 +890,7 @@ impl<'a> Lx<'a> {
                                         l.key.value,
                                         l.value.value.to_text()
                                     )),
-                            );
+                            ),
                         }
                     }
                 }
