@@ -521,6 +521,71 @@ impl<'s> Resolver<'s> {
         }
     }
 
+    /// A `when` that selects only environments the workload is not deployed to never applies: a
+    /// warning, since it is probably meant for an environment the workload should be in (or is
+    /// left over from one it no longer is). Deployment follows expansion: the `environments` of
+    /// the last layer that sets it (the workload, then `when env-type=`, then `when env=`).
+    fn when_outside_environments(&mut self, w: &Workload, wh: &When, m: &Model) {
+        let selected: Vec<&Environment> = match &wh.selector {
+            WhenSelector::Env(e) => m.environments.get(&e.value).into_iter().collect(),
+            WhenSelector::EnvType(t) => m
+                .environments
+                .values()
+                .filter(|e| e.env_type.as_ref().map(|x| x.value) == Some(t.value))
+                .collect(),
+        };
+        // No such environment (or type) is reported on its own.
+        let Some(first) = selected.first() else {
+            return;
+        };
+        let deciding = |env: &Environment| {
+            let mut list = w.body.environments.as_ref();
+            let type_layers = w.whens.iter().filter(|x| match &x.selector {
+                WhenSelector::EnvType(t) => env.env_type.as_ref().map(|y| y.value) == Some(t.value),
+                WhenSelector::Env(_) => false,
+            });
+            let env_layers = w.whens.iter().filter(|x| match &x.selector {
+                WhenSelector::Env(e) => e.value == env.name.value,
+                WhenSelector::EnvType(_) => false,
+            });
+            for layer in type_layers.chain(env_layers) {
+                if layer.body.environments.is_some() {
+                    list = layer.body.environments.as_ref();
+                }
+            }
+            list
+        };
+        let deployed = |env: &Environment| {
+            deciding(env).is_none_or(|l| l.value.iter().any(|x| x.value == env.name.value))
+        };
+        if selected.iter().any(|e| deployed(e)) {
+            return;
+        }
+        let Some(list) = deciding(first) else {
+            return;
+        };
+        let (span, what) = match &wh.selector {
+            WhenSelector::Env(e) => (e.span, format!("environment `{}`", e.value)),
+            WhenSelector::EnvType(t) => (t.span, format!("any `{}` environment", t.value.as_str())),
+        };
+        let names: Vec<&str> = list.value.iter().map(|e| e.value.as_str()).collect();
+        self.err(
+            Diagnostic::warning(
+                codes::INVALID_WHEN,
+                format!(
+                    "this `when` never applies: workload `{}` is not deployed to {what}",
+                    w.name.value
+                ),
+            )
+            .label(span, "never selected")
+            .related(
+                list.span,
+                format!("`environments` lists only {}", crate::lower::list(&names)),
+            )
+            .help("add the environment to `environments`, or remove the `when` block"),
+        );
+    }
+
     fn workload(&mut self, w: &Workload, m: &Model) {
         if let Some(o) = &w.owner {
             self.check_owner(o, m);
@@ -586,6 +651,7 @@ impl<'s> Resolver<'s> {
                     (format!("env-type={}", t.value.as_str()), t.span)
                 }
             };
+            self.when_outside_environments(w, wh, m);
             if let Some(first) = seen_when.insert(key.0.clone(), key.1) {
                 self.err(
                     Diagnostic::error(

@@ -116,7 +116,9 @@ every container; `min` must not exceed `max`.";
     INVALID_WHEN = "T217", "invalid `when` block",
 "`when` takes exactly one property, `env=NAME` or `env-type=TYPE`, and each value appears in at
 most one `when` per workload. Only `replicas`, `container`, `service`, `route`, `autoscale`,
-`resource`, `environments` and `tags` may be overridden.";
+`resource`, `environments` and `tags` may be overridden. A `when` that selects only environments
+the workload is not deployed to (by its `environments`, or a `when` that overrides them) never
+applies: that is a warning.";
     RESERVED_NAME = "T218", "reserved name",
 "The name is reserved: `catalog` cannot name an environment (it is the Backstage output
 folder); `type`, `class` and `id` cannot name resource parameters.";
