@@ -56,6 +56,16 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the tree `good` at `bad`, with a workload whose `replicas` is a string (T203).
+fn broken_copy(good: &Path, bad: &Path) {
+    copy_tree(good, bad);
+    std::fs::write(
+        bad.join("apps/broken.kdl"),
+        "workload broken {\n    owner platform\n    system hello\n    replicas \"2\"\n    container main { image \"ghcr.io/x/y:1.0.0\" }\n}\n",
+    )
+    .unwrap();
+}
+
 #[test]
 fn init_then_build_succeeds_and_a_second_build_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -301,12 +311,7 @@ fn exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let good = starter(tmp.path());
     let bad = tmp.path().join("bad");
-    copy_tree(&good, &bad);
-    std::fs::write(
-        bad.join("apps/broken.kdl"),
-        "workload broken {\n    owner platform\n    system hello\n    replicas \"2\"\n    container main { image \"ghcr.io/x/y:1.0.0\" }\n}\n",
-    )
-    .unwrap();
+    broken_copy(&good, &bad);
     let unformatted = tmp.path().join("unformatted");
     copy_tree(&good, &unformatted);
     std::fs::write(
@@ -800,12 +805,7 @@ fn a_build_into_a_missing_out_is_staged_and_appears_whole_or_not_at_all() {
 
     // A build with errors into a missing OUT leaves neither OUT nor its staging folder.
     let bad = tmp.path().join("bad");
-    copy_tree(&good, &bad);
-    std::fs::write(
-        bad.join("apps/broken.kdl"),
-        "workload broken {\n    owner platform\n    system hello\n    replicas \"2\"\n    container main { image \"ghcr.io/x/y:1.0.0\" }\n}\n",
-    )
-    .unwrap();
+    broken_copy(&good, &bad);
     let failed = outs.join("failed");
     let o = run(&["build", s(&bad), "--out", s(&failed)]);
     assert_eq!(code(&o), 1);
