@@ -289,20 +289,27 @@ pub fn is_safe_path(path: &str) -> bool {
 /// case-insensitive file systems of macOS and Windows. Each pair is (earlier, later) in the
 /// given order; one pair per colliding path.
 pub fn collisions<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    // Lower-cased, without allocating for the usual all-lower-case ASCII path.
+    fn fold(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            s.to_lowercase().into()
+        } else {
+            s.into()
+        }
+    }
     // Folded spelling -> the first spelling seen, for files and for every folder prefix.
-    let mut files: HashMap<String, &str> = HashMap::new();
-    let mut dirs: HashMap<String, (&str, &str)> = HashMap::new();
+    let mut files: HashMap<std::borrow::Cow<'_, str>, &str> = HashMap::new();
+    let mut dirs: HashMap<std::borrow::Cow<'_, str>, (&str, &str)> = HashMap::new();
     let mut out = Vec::new();
     for path in paths {
-        let folded = path.to_lowercase();
-        if let Some(first) = files.insert(folded.clone(), path) {
+        if let Some(first) = files.insert(fold(path), path) {
             out.push((first.to_string(), path.to_string()));
             continue;
         }
         for (i, _) in path.match_indices('/') {
             let dir = &path[..=i];
             // Lower-casing can change byte lengths, so fold the prefix on its own.
-            match dirs.entry(dir.to_lowercase()) {
+            match dirs.entry(fold(dir)) {
                 std::collections::hash_map::Entry::Occupied(e) if e.get().0 != dir => {
                     out.push((e.get().1.to_string(), path.to_string()));
                     break;
