@@ -806,7 +806,7 @@ impl<'a> Tok<'a> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// Expressions and structure.
     Code,
@@ -816,67 +816,25 @@ enum Mode {
     Interp,
     /// Inside `"..."`.
     Quoted,
-    /// Inside a heredoc, at the start of a line or not.
-    Heredoc { marker: String, line_start: bool },
+    /// Inside a heredoc whose marker is `src[marker_start..marker_end]`, at the start of a line
+    /// or not.
+    Heredoc {
+        marker_start: usize,
+        marker_end: usize,
+        line_start: bool,
+    },
 }
 
-/// The characters of lexed text: by index, with their byte offsets.
-trait Chars {
-    /// The number of characters.
-    fn count(&self) -> usize;
-    /// The character at index `i`.
-    fn get(&self, i: usize) -> Option<char>;
-    /// The byte offset of the character at index `i` (or of the end).
-    fn offset(&self, i: usize) -> usize;
-}
-
-/// ASCII text: a character's index is its byte offset (the common case, with no copy).
-struct Ascii<'a>(&'a [u8]);
-
-impl Chars for Ascii<'_> {
-    fn count(&self) -> usize {
-        self.0.len()
-    }
-
-    #[inline]
-    fn get(&self, i: usize) -> Option<char> {
-        self.0.get(i).map(|&b| char::from(b))
-    }
-
-    fn offset(&self, i: usize) -> usize {
-        i
-    }
-}
-
-/// Other text: its characters, and the byte offset of each and of the end.
-struct Unicode {
-    chars: Vec<char>,
-    offsets: Vec<usize>,
-}
-
-impl Chars for Unicode {
-    fn count(&self) -> usize {
-        self.chars.len()
-    }
-
-    #[inline]
-    fn get(&self, i: usize) -> Option<char> {
-        self.chars.get(i).copied()
-    }
-
-    fn offset(&self, i: usize) -> usize {
-        self.offsets[i]
-    }
-}
-
-struct Lexer<'a, C> {
+/// The lexer works on bytes: everything it looks for is ASCII, and a non-ASCII character
+/// (which may only start or continue an identifier, or be an invalid token) is decoded where
+/// it starts. Positions are byte offsets, always on character boundaries.
+struct Lexer<'a> {
     src: &'a str,
-    chars: C,
+    bytes: &'a [u8],
     pos: usize,
     toks: Vec<Tok<'a>>,
     modes: Vec<Mode>,
-    /// Where (a character index) the innermost open heredoc started, for reporting it
-    /// unterminated.
+    /// Where (a byte offset) the innermost open heredoc started, for reporting it unterminated.
     heredoc_starts: Vec<usize>,
     error: Option<FormatError>,
 }
@@ -893,32 +851,25 @@ struct Lexed<'a> {
 /// Splits text into tokens. Invalid input still gives tokens (`Invalid` ones, as in hclsyntax),
 /// so that the layout of our own output never depends on it being valid.
 fn lex_checked(src: &str) -> Lexed<'_> {
-    if src.is_ascii() {
-        lex_with(src, Ascii(src.as_bytes()))
-    } else {
-        let chars: Vec<char> = src.chars().collect();
-        let mut offsets: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
-        offsets.push(src.len());
-        lex_with(src, Unicode { chars, offsets })
-    }
-}
-
-fn lex_with<C: Chars>(src: &str, chars: C) -> Lexed<'_> {
     let mut lx = Lexer {
         src,
-        // Rendered Terraform has about one token per five characters: one allocation, mostly.
-        toks: Vec::with_capacity(chars.count() / 4 + 16),
-        chars,
+        bytes: src.as_bytes(),
+        // Rendered Terraform has about one token per five bytes: one allocation, mostly.
+        toks: Vec::with_capacity(src.len() / 4 + 16),
         pos: 0,
         modes: vec![Mode::Code],
         heredoc_starts: Vec::new(),
         error: None,
     };
-    let len = lx.chars.count();
+    let len = src.len();
     while lx.pos < len {
         match lx.modes.last() {
             Some(Mode::Quoted) => lx.quoted(),
-            Some(Mode::Heredoc { .. }) => lx.heredoc(),
+            Some(&Mode::Heredoc {
+                marker_start,
+                marker_end,
+                line_start,
+            }) => lx.heredoc(marker_start..marker_end, line_start),
             _ => lx.code(),
         }
     }
@@ -942,22 +893,39 @@ fn is_ident_continue(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-'
 }
 
-impl<'a, C: Chars> Lexer<'a, C> {
-    /// Records the first error, at the character with index `at`.
+/// ASCII bytes that continue an identifier.
+const IDENT_CONTINUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric() || b == b'_' as usize || b == b'-' as usize;
+        b += 1;
+    }
+    t
+};
+
+/// Bytes that may end a run of template literal text: `\n`, `"`, `\`, `$` and `%`.
+const LITERAL_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\n' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'$' as usize] = true;
+    t[b'%' as usize] = true;
+    t
+};
+
+impl<'a> Lexer<'a> {
+    /// Records the first error, at the byte offset `at`.
     fn fail(&mut self, at: usize, message: &str) {
         if self.error.is_some() {
             return;
         }
-        // Lines and columns are counted only here, on the way out.
-        let (mut line, mut column) = (1, 1);
-        for i in 0..at {
-            if self.chars.get(i) == Some('\n') {
-                line += 1;
-                column = 1;
-            } else {
-                column += 1;
-            }
-        }
+        // Lines and columns (in characters) are counted only here, on the way out.
+        let before = &self.src[..at];
+        let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = 1 + before[line_start..].chars().count();
         self.error = Some(FormatError {
             message: message.to_string(),
             line,
@@ -966,32 +934,83 @@ impl<'a, C: Chars> Lexer<'a, C> {
     }
 
     #[inline]
-    fn at(&self, k: usize) -> Option<char> {
-        self.chars.get(self.pos + k)
+    fn at(&self, k: usize) -> Option<u8> {
+        self.bytes.get(self.pos + k).copied()
+    }
+
+    /// The character starting at offset `k`.
+    fn char_at(&self, k: usize) -> Option<char> {
+        self.src.get(self.pos + k..).and_then(|s| s.chars().next())
     }
 
     fn advance(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.chars.count());
+        self.pos = (self.pos + n).min(self.bytes.len());
     }
 
+    /// A token of (at least one, and whole) characters from the current position to offset `n`.
+    #[inline]
     fn take(&mut self, n: usize, kind: Kind) {
         let start = self.pos;
-        self.advance(n.max(1));
-        let text = &self.src[self.chars.offset(start)..self.chars.offset(self.pos)];
-        self.toks.push(Tok::new(kind, text));
+        let mut end = (start + n.max(1)).min(self.bytes.len());
+        while !self.src.is_char_boundary(end) {
+            end += 1;
+        }
+        self.pos = end;
+        self.toks.push(Tok::new(kind, &self.src[start..end]));
     }
 
     fn top(&self) -> Option<&Mode> {
         self.modes.last()
     }
 
-    /// Length of the run starting at `pos` whose characters satisfy `pred`, starting at offset `from`.
-    fn run(&self, from: usize, pred: impl Fn(char) -> bool) -> usize {
+    /// Offset past the run starting at offset `from` of spaces and tabs.
+    fn blanks(&self, from: usize) -> usize {
         let mut n = from;
-        while self.at(n).is_some_and(&pred) {
+        while matches!(self.at(n), Some(b' ' | b'\t')) {
             n += 1;
         }
         n
+    }
+
+    /// Offset past the run starting at offset `from` of ASCII digits.
+    fn digits(&self, from: usize) -> usize {
+        let mut n = from;
+        while self.at(n).is_some_and(|b| b.is_ascii_digit()) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Offset past the run starting at offset `from` of identifier characters.
+    #[inline]
+    fn ident_rest(&self, from: usize) -> usize {
+        let bytes = &self.bytes[(self.pos + from).min(self.bytes.len())..];
+        let mut n = 0;
+        loop {
+            while n < bytes.len() && IDENT_CONTINUE[usize::from(bytes[n])] {
+                n += 1;
+            }
+            if bytes.get(n).is_some_and(|&b| b >= 0x80) {
+                match self.char_at(from + n) {
+                    Some(c) if is_ident_continue(c) => n += c.len_utf8(),
+                    _ => return from + n,
+                }
+            } else {
+                return from + n;
+            }
+        }
+    }
+
+    /// The length of an identifier at the current position, if one starts there.
+    fn ident_len(&self) -> Option<usize> {
+        match self.at(0)? {
+            b if b.is_ascii_alphabetic() || b == b'_' => Some(self.ident_rest(1)),
+            b if b >= 0x80 => {
+                let c = self.char_at(0).filter(|&c| is_ident_start(c))?;
+                Some(self.ident_rest(c.len_utf8()))
+            }
+            _ => None,
+        }
     }
 
     fn code(&mut self) {
@@ -1000,50 +1019,52 @@ impl<'a, C: Chars> Lexer<'a, C> {
         };
         let next = self.at(1);
         match c {
-            ' ' | '\t' => {
-                let n = self.run(1, |c| c == ' ' || c == '\t');
+            b' ' | b'\t' => {
+                let n = self.blanks(1);
                 self.advance(n);
             }
-            '\n' => self.take(1, Kind::Newline),
-            '#' => self.line_comment(),
-            '/' if next == Some('/') => self.line_comment(),
-            '/' if next == Some('*') => {
-                let mut n = 2;
-                while self.at(n).is_some()
-                    && !(self.at(n) == Some('*') && self.at(n + 1) == Some('/'))
-                {
-                    n += 1;
-                }
-                if self.at(n).is_none() {
-                    self.fail(self.pos, "`/*` comment has no closing `*/`");
-                }
+            b'\n' => self.take(1, Kind::Newline),
+            b'#' => self.line_comment(),
+            b'/' if next == Some(b'/') => self.line_comment(),
+            b'/' if next == Some(b'*') => {
+                let rest = &self.bytes[self.pos + 2..];
+                let n = match rest.windows(2).position(|w| w == b"*/") {
+                    Some(i) => i + 2,
+                    None => {
+                        self.fail(self.pos, "`/*` comment has no closing `*/`");
+                        rest.len() + 2
+                    }
+                };
                 self.take(n + 2, Kind::Comment);
             }
-            '"' => {
+            b'"' => {
                 self.take(1, Kind::OQuote);
                 self.modes.push(Mode::Quoted);
             }
-            '<' => {
+            b'<' => {
                 if let Some((n, marker)) = self.heredoc_opener() {
                     self.heredoc_starts.push(self.pos);
+                    let (marker_start, marker_end) =
+                        (self.pos + marker.start, self.pos + marker.end);
                     self.take(n, Kind::OHeredoc);
                     self.modes.push(Mode::Heredoc {
-                        marker,
+                        marker_start,
+                        marker_end,
                         line_start: true,
                     });
-                } else if next == Some('=') {
+                } else if next == Some(b'=') {
                     self.take(2, Kind::Le);
                 } else {
                     self.take(1, Kind::Lt);
                 }
             }
-            '>' if next == Some('=') => self.take(2, Kind::Ge),
-            '>' => self.take(1, Kind::Gt),
-            '{' => {
+            b'>' if next == Some(b'=') => self.take(2, Kind::Ge),
+            b'>' => self.take(1, Kind::Gt),
+            b'{' => {
                 self.take(1, Kind::OBrace);
                 self.modes.push(Mode::Brace);
             }
-            '}' => match self.top() {
+            b'}' => match self.top() {
                 Some(Mode::Interp) => {
                     self.take(1, Kind::TemplateSeqEnd);
                     self.modes.pop();
@@ -1054,161 +1075,167 @@ impl<'a, C: Chars> Lexer<'a, C> {
                 }
                 _ => self.take(1, Kind::CBrace),
             },
-            '~' if next == Some('}') && self.top() == Some(&Mode::Interp) => {
+            b'~' if next == Some(b'}') && self.top() == Some(&Mode::Interp) => {
                 self.take(2, Kind::TemplateSeqEnd);
                 self.modes.pop();
             }
-            '[' => self.take(1, Kind::OBrack),
-            ']' => self.take(1, Kind::CBrack),
-            '(' => self.take(1, Kind::OParen),
-            ')' => self.take(1, Kind::CParen),
-            ',' => self.take(1, Kind::Comma),
-            ':' if next == Some(':') => self.take(2, Kind::DoubleColon),
-            ':' => self.take(1, Kind::Colon),
-            '?' => self.take(1, Kind::Question),
-            '+' => self.take(1, Kind::Plus),
-            '-' => self.take(1, Kind::Minus),
-            '*' => self.take(1, Kind::Star),
-            '/' => self.take(1, Kind::Slash),
-            '%' => self.take(1, Kind::Percent),
-            '.' if next == Some('.') && self.at(2) == Some('.') => self.take(3, Kind::Ellipsis),
-            '.' => self.take(1, Kind::Dot),
-            '=' if next == Some('=') => self.take(2, Kind::EqualOp),
-            '=' if next == Some('>') => self.take(2, Kind::FatArrow),
-            '=' => self.take(1, Kind::Equal),
-            '!' if next == Some('=') => self.take(2, Kind::NotEqual),
-            '!' => self.take(1, Kind::Bang),
-            '&' if next == Some('&') => self.take(2, Kind::And),
-            '|' if next == Some('|') => self.take(2, Kind::Or),
+            b'[' => self.take(1, Kind::OBrack),
+            b']' => self.take(1, Kind::CBrack),
+            b'(' => self.take(1, Kind::OParen),
+            b')' => self.take(1, Kind::CParen),
+            b',' => self.take(1, Kind::Comma),
+            b':' if next == Some(b':') => self.take(2, Kind::DoubleColon),
+            b':' => self.take(1, Kind::Colon),
+            b'?' => self.take(1, Kind::Question),
+            b'+' => self.take(1, Kind::Plus),
+            b'-' => self.take(1, Kind::Minus),
+            b'*' => self.take(1, Kind::Star),
+            b'/' => self.take(1, Kind::Slash),
+            b'%' => self.take(1, Kind::Percent),
+            b'.' if next == Some(b'.') && self.at(2) == Some(b'.') => self.take(3, Kind::Ellipsis),
+            b'.' => self.take(1, Kind::Dot),
+            b'=' if next == Some(b'=') => self.take(2, Kind::EqualOp),
+            b'=' if next == Some(b'>') => self.take(2, Kind::FatArrow),
+            b'=' => self.take(1, Kind::Equal),
+            b'!' if next == Some(b'=') => self.take(2, Kind::NotEqual),
+            b'!' => self.take(1, Kind::Bang),
+            b'&' if next == Some(b'&') => self.take(2, Kind::And),
+            b'|' if next == Some(b'|') => self.take(2, Kind::Or),
             c if c.is_ascii_digit() => {
-                let mut n = self.run(0, |c| c.is_ascii_digit());
-                if self.at(n) == Some('.') && self.at(n + 1).is_some_and(|c| c.is_ascii_digit()) {
-                    n = self.run(n + 1, |c| c.is_ascii_digit());
+                let mut n = self.digits(0);
+                if self.at(n) == Some(b'.') && self.at(n + 1).is_some_and(|c| c.is_ascii_digit()) {
+                    n = self.digits(n + 1);
                 }
-                if matches!(self.at(n), Some('e' | 'E')) {
-                    let sign = usize::from(matches!(self.at(n + 1), Some('+' | '-')));
+                if matches!(self.at(n), Some(b'e' | b'E')) {
+                    let sign = usize::from(matches!(self.at(n + 1), Some(b'+' | b'-')));
                     if self.at(n + 1 + sign).is_some_and(|c| c.is_ascii_digit()) {
-                        n = self.run(n + 1 + sign, |c| c.is_ascii_digit());
+                        n = self.digits(n + 1 + sign);
                     }
                 }
                 self.take(n, Kind::Number);
             }
-            c if is_ident_start(c) => {
-                let n = self.run(1, is_ident_continue);
-                self.take(n, Kind::Ident);
-            }
-            _ => self.take(1, Kind::Invalid),
+            _ => match self.ident_len() {
+                Some(n) => self.take(n, Kind::Ident),
+                None => self.take(1, Kind::Invalid),
+            },
         }
     }
 
     fn line_comment(&mut self) {
-        let mut n = self.run(0, |c| c != '\n');
-        if self.at(n) == Some('\n') {
-            n += 1;
-        }
+        let rest = &self.bytes[self.pos..];
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
         self.take(n, Kind::Comment);
     }
 
-    /// `<<EOF\n` or `<<-EOF\n` at the current position: its length and marker.
-    fn heredoc_opener(&self) -> Option<(usize, String)> {
-        if self.at(1) != Some('<') {
+    /// `<<EOF\n` or `<<-EOF\n` at the current position: its length and where its marker is.
+    fn heredoc_opener(&self) -> Option<(usize, Range<usize>)> {
+        if self.at(1) != Some(b'<') {
             return None;
         }
-        let start = if self.at(2) == Some('-') { 3 } else { 2 };
-        if !self.at(start).is_some_and(is_ident_start) {
+        let start = if self.at(2) == Some(b'-') { 3 } else { 2 };
+        let first = match self.at(start)? {
+            b if b.is_ascii_alphabetic() || b == b'_' => 1,
+            b if b >= 0x80 => self
+                .char_at(start)
+                .filter(|&c| is_ident_start(c))?
+                .len_utf8(),
+            _ => return None,
+        };
+        let end = self.ident_rest(start + first);
+        if self.at(end) != Some(b'\n') {
             return None;
         }
-        let end = self.run(start + 1, is_ident_continue);
-        if self.at(end) != Some('\n') {
-            return None;
-        }
-        let marker = (start..end).filter_map(|k| self.at(k)).collect();
-        Some((end + 1, marker))
+        Some((end + 1, start..end))
     }
 
     /// A `${` / `%{` (with an optional strip marker) at offset 0, opening a template sequence.
     fn template_opener(&mut self) -> bool {
         let kind = match (self.at(0), self.at(1)) {
-            (Some('$'), Some('{')) => Kind::TemplateInterp,
-            (Some('%'), Some('{')) => Kind::TemplateControl,
+            (Some(b'$'), Some(b'{')) => Kind::TemplateInterp,
+            (Some(b'%'), Some(b'{')) => Kind::TemplateControl,
             _ => return false,
         };
-        let n = if self.at(2) == Some('~') { 3 } else { 2 };
+        let n = if self.at(2) == Some(b'~') { 3 } else { 2 };
         self.take(n, kind);
         self.modes.push(Mode::Interp);
         true
     }
 
-    /// Length of template literal text from offset `n` up to a `${`/`%{` that opens a sequence,
-    /// or a character `stop` accepts; `$${` and `%%{` are escapes and stay literal.
-    fn literal_len(&self, mut n: usize, escapes: bool, stop: impl Fn(char) -> bool) -> usize {
-        while let Some(c) = self.at(n) {
-            if stop(c) {
-                break;
+    /// Length of template literal text from the current position up to a `${`/`%{` that opens
+    /// a sequence, a newline, or (in a quoted string) a `"`; `$${` and `%%{` are escapes and
+    /// stay literal, and so, in a quoted string, is a character after `\`.
+    fn literal_len(&self, quoted: bool) -> usize {
+        let bytes = &self.bytes[self.pos..];
+        let mut n = 0;
+        loop {
+            while n < bytes.len() && !LITERAL_STOP[usize::from(bytes[n])] {
+                n += 1;
             }
+            let Some(&c) = bytes.get(n) else {
+                return n;
+            };
             match c {
-                '\\' if escapes => {
-                    n += if self.at(n + 1).is_some_and(|c| c != '\n') {
+                b'\n' => return n,
+                b'"' if quoted => return n,
+                b'\\' if quoted => {
+                    n += if bytes.get(n + 1).is_some_and(|&c| c != b'\n') {
                         2
                     } else {
                         1
                     };
                 }
-                '$' | '%' if self.at(n + 1) == Some('{') => break,
-                '$' | '%' if self.at(n + 1) == Some(c) && self.at(n + 2) == Some('{') => n += 3,
+                b'$' | b'%' if bytes.get(n + 1) == Some(&b'{') => return n,
+                b'$' | b'%' if bytes.get(n + 1) == Some(&c) && bytes.get(n + 2) == Some(&b'{') => {
+                    n += 3
+                }
                 _ => n += 1,
             }
         }
-        n
     }
 
     fn quoted(&mut self) {
         match self.at(0) {
-            Some('"') => {
+            Some(b'"') => {
                 self.take(1, Kind::CQuote);
                 self.modes.pop();
             }
-            Some('\n') | None => {
+            Some(b'\n') | None => {
                 self.fail(self.pos, UNCLOSED_STRING);
                 self.modes.pop();
             }
             _ => {
                 if !self.template_opener() {
-                    let n = self.literal_len(0, true, |c| c == '"' || c == '\n');
+                    let n = self.literal_len(true);
                     self.take(n, Kind::QuotedLit);
                 }
             }
         }
     }
 
-    fn heredoc(&mut self) {
-        let Some(Mode::Heredoc { marker, line_start }) = self.modes.last().cloned() else {
-            return;
-        };
+    fn heredoc(&mut self, marker: Range<usize>, line_start: bool) {
         if line_start {
-            let blank = |c: char| c == ' ' || c == '\t';
-            let indent = self.run(0, blank);
-            let len = marker.chars().count();
-            let is_marker = self.chars.count() >= self.pos + indent + len
-                && (indent..indent + len)
-                    .map(|k| self.at(k).unwrap_or_default())
-                    .eq(marker.chars());
+            let indent = self.blanks(0);
+            let len = marker.len();
+            let is_marker = self.bytes[self.pos + indent..].starts_with(&self.bytes[marker]);
             // HCL allows blanks after the closing marker; fmt keeps them, we drop them.
-            let trailing = self.run(indent + len, blank);
-            if is_marker && matches!(self.at(trailing), None | Some('\n')) {
+            let trailing = self.blanks(indent + len);
+            if is_marker && matches!(self.at(trailing), None | Some(b'\n')) {
                 self.take(indent + len, Kind::CHeredoc);
                 self.advance(trailing - indent - len);
                 self.modes.pop();
                 self.heredoc_starts.pop();
                 return;
             }
+            self.set_line_start(false);
         }
-        self.set_line_start(false);
         if self.template_opener() {
             return;
         }
-        let mut n = self.literal_len(0, false, |c| c == '\n');
-        if self.at(n) == Some('\n') {
+        let mut n = self.literal_len(false);
+        if self.at(n) == Some(b'\n') {
             n += 1;
             self.set_line_start(true);
         }

@@ -882,29 +882,7 @@ pub(crate) mod tests {
             .unwrap_or(20_000)
         {
             let mut s = inputs[rng.below(inputs.len())].clone();
-            for _ in 0..1 + rng.below(3) {
-                let mut at = rng.below(s.len() + 1);
-                while !s.is_char_boundary(at) {
-                    at -= 1;
-                }
-                match rng.below(3) {
-                    0 => s.insert_str(at, PIECES[rng.below(PIECES.len())]),
-                    1 => {
-                        let mut end = (at + 1 + rng.below(4)).min(s.len());
-                        while !s.is_char_boundary(end) {
-                            end += 1;
-                        }
-                        s.replace_range(at..end, "");
-                    }
-                    _ => {
-                        let mut end = (at + 1).min(s.len());
-                        while !s.is_char_boundary(end) {
-                            end += 1;
-                        }
-                        s.replace_range(at..end, PIECES[rng.below(PIECES.len())]);
-                    }
-                }
-            }
+            rng.mutate(&mut s, PIECES);
             cases += 1;
             fast += usize::from(check(&s).is_some());
         }
