@@ -9,6 +9,8 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod fast;
+
 /// What a template renders to, which decides escaping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -51,7 +53,9 @@ pub fn terraform_ref(expr: &str) -> String {
 /// True when rendered text still holds a Terraform reference, which only Terraform escaping
 /// can write.
 pub fn has_terraform_ref(s: &str) -> bool {
-    s.contains(markers().0.as_str())
+    // Every marker starts with U+E000, whose UTF-8 starts with 0xEE: a byte scan (memchr)
+    // rules out almost every string before the substring search.
+    s.as_bytes().contains(&0xEE) && s.contains(markers().0.as_str())
 }
 
 /// A context string as pieces: (is a Terraform reference, text).
@@ -349,12 +353,54 @@ pub fn render_compiled(
     template: &Compiled,
     ctx: &Value,
 ) -> Result<String, TemplateError> {
-    render_in(hb, template, &Context::from(ctx.clone()))
+    if let Some(out) = render_fast(hb, template, ctx) {
+        debug_assert_eq!(
+            Ok(&out),
+            render_crate(hb, template, &Context::from(ctx.clone())).as_ref(),
+            "fast template rendering differs from the Handlebars crate's"
+        );
+        return Ok(out);
+    }
+    render_crate(hb, template, &Context::from(ctx.clone()))
 }
 
 /// Render a compiled template against a Handlebars context, which several templates can share
-/// (building one from a JSON value takes the value; [`render_compiled`] has to copy it).
+/// (building one from a JSON value takes the value; [`render_compiled`] has to copy it when
+/// the fast renderer declines).
 pub fn render_in(
+    hb: &Handlebars<'_>,
+    template: &Compiled,
+    ctx: &Context,
+) -> Result<String, TemplateError> {
+    if let Some(out) = render_fast(hb, template, ctx.data()) {
+        debug_assert_eq!(
+            Ok(&out),
+            render_crate(hb, template, ctx).as_ref(),
+            "fast template rendering differs from the Handlebars crate's"
+        );
+        return Ok(out);
+    }
+    render_crate(hb, template, ctx)
+}
+
+/// [`fast::render`] for a strict registry (every registry of [`registry`]); `None` when it
+/// declines.
+fn render_fast(hb: &Handlebars<'_>, template: &Compiled, data: &Value) -> Option<String> {
+    if !hb.strict_mode() {
+        return None;
+    }
+    let out = fast::render(&template.0, data, hb.get_escape_fn());
+    #[cfg(test)]
+    if out.is_some() {
+        fast::ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    } else if let Ok(text) = render_crate(hb, template, &Context::from(data.clone())) {
+        fast::DECLINED_OK.lock().unwrap().push(text);
+    }
+    out
+}
+
+/// The reference renderer: the Handlebars crate.
+fn render_crate(
     hb: &Handlebars<'_>,
     template: &Compiled,
     ctx: &Context,
