@@ -1253,19 +1253,21 @@ impl<'a> Lexer<'a> {
 // The rewrites `terraform fmt` makes beyond hclwrite's layout
 // ---------------------------------------------------------------------------------------------
 
-struct Rewriter<'t, 'a> {
-    toks: &'t [Tok<'a>],
+struct Rewriter<'a> {
+    toks: Vec<Tok<'a>>,
     pos: usize,
-    out: Vec<Tok<'a>>,
+    /// The rewritten tokens, once a rewrite changed something other than marks: until then
+    /// `toks` is the result (marks are set in place), and nothing is copied.
+    out: Option<Vec<Tok<'a>>>,
 }
 
 /// Walks the block structure to unwrap `"${x}"` attribute values, quote block labels and
 /// modernise `variable` types, as `terraform fmt` does, and marks top-level blocks.
 fn rewrite(toks: Vec<Tok<'_>>) -> Vec<Tok<'_>> {
     let mut rw = Rewriter {
-        toks: &toks,
+        toks,
         pos: 0,
-        out: Vec::with_capacity(toks.len()),
+        out: None,
     };
     let mut path = Vec::new();
     while rw.pos < rw.toks.len() {
@@ -1275,18 +1277,46 @@ fn rewrite(toks: Vec<Tok<'_>>) -> Vec<Tok<'_>> {
             rw.copy(1);
         }
     }
-    rw.out
+    match rw.out {
+        Some(out) => out,
+        None => rw.toks,
+    }
 }
 
-impl<'a> Rewriter<'_, 'a> {
+impl<'a> Rewriter<'a> {
     fn kind(&self, at: usize) -> Option<Kind> {
         self.toks.get(at).map(|t| t.kind)
     }
 
     fn copy(&mut self, n: usize) {
         let end = (self.pos + n).min(self.toks.len());
-        self.out.extend_from_slice(&self.toks[self.pos..end]);
+        if let Some(out) = &mut self.out {
+            out.extend_from_slice(&self.toks[self.pos..end]);
+        }
         self.pos = end;
+    }
+
+    /// The output, made (from the tokens before `pos`) when the first change is made.
+    fn out(&mut self) -> &mut Vec<Tok<'a>> {
+        let (toks, pos) = (&self.toks, self.pos);
+        self.out.get_or_insert_with(|| {
+            let mut out = Vec::with_capacity(toks.len() + toks.len() / 8 + 8);
+            out.extend_from_slice(&toks[..pos]);
+            out
+        })
+    }
+
+    /// Gives the token at `pos` the mark `mark` and steps past it.
+    fn mark(&mut self, mark: Mark) {
+        match &mut self.out {
+            Some(out) => {
+                let mut t = self.toks[self.pos].clone();
+                t.mark = mark;
+                out.push(t);
+            }
+            None => self.toks[self.pos].mark = mark,
+        }
+        self.pos += 1;
     }
 
     /// Items of a body, up to (not including) the `}` that closes it or the end of input.
@@ -1307,7 +1337,8 @@ impl<'a> Rewriter<'_, 'a> {
     }
 
     fn attribute(&mut self, path: &[Cow<'a, str>]) {
-        let name = self.toks[self.pos].text.clone();
+        let is_type =
+            path.len() == 1 && path[0] == "variable" && self.toks[self.pos].text == "type";
         self.copy(2);
         // The value runs to the end of the line at bracket depth 0, or to the `}` of a
         // single-line block.
@@ -1327,14 +1358,14 @@ impl<'a> Rewriter<'_, 'a> {
             core_end -= 1;
         }
         let core = &self.toks[start..core_end];
-        let replaced = if path.len() == 1 && path[0] == "variable" && name == "type" {
+        let replaced = if is_type {
             modern_type(core)
         } else {
             unwrap_interpolation(core)
         };
         match replaced {
             Some(new) => {
-                self.out.extend(new);
+                self.out().extend(new);
                 self.pos = core_end;
                 self.copy(end - core_end);
             }
@@ -1344,15 +1375,19 @@ impl<'a> Rewriter<'_, 'a> {
 
     /// A block at `pos`, if one starts there: `ident label... {`.
     fn block(&mut self, path: &mut Vec<Cow<'a, str>>) -> bool {
+        // Find the labels' end, and whether they are already as fmt writes them: quoted, with
+        // plain text, and no comments between them.
         let mut at = self.pos + 1;
-        // Most blocks have up to two labels, of three tokens each.
-        let mut labels: Vec<Tok<'a>> = Vec::with_capacity(6);
+        let mut canonical = true;
         loop {
             match self.kind(at) {
                 // fmt drops comments between labels when it re-renders them.
-                Some(Kind::Comment) if !self.toks[at].ends_line() => at += 1,
+                Some(Kind::Comment) if !self.toks[at].ends_line() => {
+                    canonical = false;
+                    at += 1;
+                }
                 Some(Kind::Ident) => {
-                    label_tokens(self.toks[at].text.clone(), &mut labels);
+                    canonical = false;
                     at += 1;
                 }
                 Some(Kind::OQuote) => {
@@ -1366,7 +1401,11 @@ impl<'a> Rewriter<'_, 'a> {
                     if self.kind(end) != Some(Kind::CQuote) {
                         return false;
                     }
-                    normalize_label(&self.toks[at..=end], &mut labels);
+                    canonical &= match &self.toks[at + 1..end] {
+                        [] => true,
+                        [lit] => lit.kind == Kind::QuotedLit && is_plain_label(&lit.text),
+                        _ => false,
+                    };
                     at = end + 1;
                 }
                 Some(Kind::OBrace) => break,
@@ -1374,24 +1413,49 @@ impl<'a> Rewriter<'_, 'a> {
             }
         }
         let top = path.is_empty();
-        let mut ident = self.toks[self.pos].clone();
+        path.push(self.toks[self.pos].text.clone());
         if top {
-            ident.mark = Mark::TopBlockStart;
+            self.mark(Mark::TopBlockStart);
+        } else {
+            self.copy(1);
         }
-        path.push(ident.text.clone());
-        self.out.push(ident);
-        self.out.append(&mut labels);
-        self.pos = at;
+        if canonical {
+            self.copy(at - self.pos);
+        } else {
+            let mut labels: Vec<Tok<'a>> = Vec::with_capacity(6);
+            let mut i = self.pos;
+            while i < at {
+                match self.toks[i].kind {
+                    Kind::Ident => {
+                        label_tokens(self.toks[i].text.clone(), &mut labels);
+                        i += 1;
+                    }
+                    Kind::OQuote => {
+                        let end = i
+                            + 1
+                            + self.toks[i + 1..at]
+                                .iter()
+                                .position(|t| t.kind == Kind::CQuote)
+                                .expect("a quoted label closes before the block's `{`");
+                        normalize_label(&self.toks[i..=end], &mut labels);
+                        i = end + 1;
+                    }
+                    // A comment between labels.
+                    _ => i += 1,
+                }
+            }
+            self.out().append(&mut labels);
+            self.pos = at;
+        }
         self.copy(1);
         self.body(path);
         path.pop();
         if self.kind(self.pos) == Some(Kind::CBrace) {
-            let mut close = self.toks[self.pos].clone();
             if top {
-                close.mark = Mark::TopBlockEnd;
+                self.mark(Mark::TopBlockEnd);
+            } else {
+                self.copy(1);
             }
-            self.out.push(close);
-            self.pos += 1;
         }
         true
     }
@@ -1561,23 +1625,8 @@ fn is_blank(toks: &[Tok<'_>]) -> bool {
     toks.len() == 1 && toks[0].kind == Kind::Newline
 }
 
-fn is_comment_only(toks: &[Tok<'_>]) -> bool {
-    toks.iter().any(|t| t.kind == Kind::Comment)
-        && toks
-            .iter()
-            .all(|t| matches!(t.kind, Kind::Comment | Kind::Newline))
-}
-
-fn net_brackets(toks: &[Tok<'_>]) -> i32 {
-    toks.iter().map(Tok::bracket_change).sum()
-}
-
 fn starts_with_closer(toks: &[Tok<'_>]) -> bool {
     toks.first().is_some_and(|t| t.bracket_change() < 0)
-}
-
-fn has_mark(toks: &[Tok<'_>], mark: Mark) -> bool {
-    toks.iter().any(|t| t.mark == mark)
 }
 
 fn columns(toks: &[Tok<'_>]) -> usize {
@@ -1606,21 +1655,9 @@ fn layout_spans(
     mut toks: Vec<Tok<'_>>,
     unless: Option<&str>,
 ) -> (String, Vec<(Kind, Range<usize>)>) {
-    let lines = split_lines(&toks);
-    let mut lines = normalize_blank_lines(&mut toks, lines);
-    for line in &mut lines {
-        find_cells(&toks, line);
-    }
-    indent_lines(&mut toks, &lines);
-    space_tokens(&mut toks, &lines);
-    align_cells(&mut toks, &lines);
+    let (lines, len) = lay_lines(&mut toks);
 
     const SPACES: &str = "                                                                ";
-    let len = lines
-        .iter()
-        .flat_map(|l| l.toks(&toks))
-        .map(|t| t.spaces + t.text.len())
-        .sum::<usize>();
     let mut out = String::with_capacity(len + 1);
     for line in &lines {
         for t in line.toks(&toks) {
@@ -1655,62 +1692,227 @@ fn layout_spans(
     (out, spans)
 }
 
-fn split_lines(toks: &[Tok<'_>]) -> Vec<Line> {
-    let mut lines = Vec::with_capacity(toks.len() / 4);
-    let mut start = 0;
-    for (i, t) in toks.iter().enumerate() {
-        if t.ends_line() {
-            lines.push(Line::new(start, i + 1));
-            start = i + 1;
-        }
-    }
-    if start < toks.len() {
-        lines.push(Line::new(start, toks.len()));
-    }
-    lines
+/// What the layout keeps of a line once it is laid out.
+#[derive(Clone, Copy)]
+struct Laid {
+    line: Line,
+    /// Net bracket change over the whole line.
+    net: i32,
+    /// Whether the line holds the `}` closing a top-level block.
+    top_block_end: bool,
+    /// Whether the line holds comments and newlines only, and a comment.
+    comment_only: bool,
+    /// Columns before the `=` of the assign cell.
+    lead_width: usize,
+    /// Columns from the `=` (with one space before it) to the trailing comment, if any.
+    assign_width: usize,
 }
 
-/// Our additions to fmt, all of them whitespace fmt preserves: one blank line at most, none at
-/// the ends or just inside brackets, and one between top-level blocks. An added blank line is a
-/// newline token appended to `toks`.
-fn normalize_blank_lines(toks: &mut Vec<Tok<'_>>, lines: Vec<Line>) -> Vec<Line> {
-    let mut out: Vec<Line> = Vec::with_capacity(lines.len() + lines.len() / 8);
-    for line in lines {
-        let this = line.toks(toks);
-        if is_blank(this) {
-            let keep = out.last().is_some_and(|prev| {
-                let prev = prev.toks(toks);
-                !is_blank(prev) && net_brackets(prev) <= 0
-            });
+impl Laid {
+    fn blank(start: usize) -> Self {
+        Laid {
+            line: Line::new(start, start + 1),
+            net: 0,
+            top_block_end: false,
+            comment_only: false,
+            lead_width: 0,
+            assign_width: 0,
+        }
+    }
+
+    fn is_blank(&self, toks: &[Tok<'_>]) -> bool {
+        is_blank(self.line.toks(toks))
+    }
+}
+
+/// Splits `toks` into lines and lays them out (blank lines, cells, indentation, spaces) in one
+/// pass over the tokens, then aligns cells. Returns the lines and about the length of the text
+/// they make (no less), trailing newline aside.
+fn lay_lines(toks: &mut Vec<Tok<'_>>) -> (Vec<Line>, usize) {
+    // Our additions to fmt, all of them whitespace fmt preserves: one blank line at most, none at
+    // the ends or just inside brackets, and one between top-level blocks. An added blank line is
+    // a newline token appended to `toks`.
+    let mut out: Vec<Laid> = Vec::with_capacity(toks.len() / 4 + 4);
+    // How many brackets each open indentation level stands for: a line opening two brackets
+    // indents once, and is undone only when both are closed.
+    let mut levels: Vec<i32> = Vec::new();
+    let mut len = 0;
+    let mut start = 0;
+    let total = toks.len();
+    while start < total {
+        // Not `toks[start..]`: added blank lines are appended to `toks`.
+        let end = match toks[start..total].iter().position(Tok::ends_line) {
+            Some(i) => start + i + 1,
+            None => total,
+        };
+        let line = Line::new(start, end);
+        start = end;
+        if is_blank(line.toks(toks)) {
+            let keep = out
+                .last()
+                .is_some_and(|prev| !prev.is_blank(toks) && prev.net <= 0);
             if keep {
-                out.push(line);
+                toks[line.start].spaces = 0;
+                len += 1;
+                out.push(Laid::blank(line.start));
             }
             continue;
         }
-        if starts_with_closer(this) {
-            while out.last().is_some_and(|l| is_blank(l.toks(toks))) {
+        if starts_with_closer(line.toks(toks)) {
+            while out.last().is_some_and(|l| l.is_blank(toks)) {
                 out.pop();
             }
         }
         if let Some(prev) = out.last() {
-            let prev = prev.toks(toks);
-            let after_block = has_mark(prev, Mark::TopBlockEnd) && !is_blank(prev);
-            let before_block = this.first().is_some_and(|t| t.mark == Mark::TopBlockStart)
-                && !is_blank(prev)
-                && !is_comment_only(prev);
+            let prev_blank = prev.is_blank(toks);
+            let after_block = prev.top_block_end && !prev_blank;
+            let before_block =
+                toks[line.start].mark == Mark::TopBlockStart && !prev_blank && !prev.comment_only;
             if after_block || before_block {
                 toks.push(Tok::new(Kind::Newline, "\n"));
-                out.push(Line::new(toks.len() - 1, toks.len()));
+                len += 1;
+                out.push(Laid::blank(toks.len() - 1));
             }
         }
-        out.push(line);
+        out.push(lay_line(toks, line, &mut levels, &mut len));
     }
-    while out.last().is_some_and(|l| is_blank(l.toks(toks))) {
+    while out.last().is_some_and(|l| l.is_blank(toks)) {
         out.pop();
     }
-    out
+    len += align(toks, &out);
+    (out.into_iter().map(|l| l.line).collect(), len)
 }
 
+/// Lays out one line that is not blank: finds its cells, indents it, spaces its tokens and
+/// measures its cells. Adds about as much as the line's length to `len` (no less).
+fn lay_line(toks: &mut [Tok<'_>], mut line: Line, levels: &mut Vec<i32>, len: &mut usize) -> Laid {
+    find_cells(toks, &mut line);
+    let lt = &mut toks[line.start..line.end];
+    let mut net = 0;
+    let mut top_block_end = false;
+    let mut any_comment = false;
+    let mut comment_only = true;
+    // Text, and at most one space between tokens (alignment aside).
+    *len += lt.len();
+    for t in lt.iter() {
+        *len += t.text.len();
+        net += t.bracket_change();
+        top_block_end |= t.mark == Mark::TopBlockEnd;
+        match t.kind {
+            Kind::Comment => any_comment = true,
+            Kind::Newline => {}
+            _ => comment_only = false,
+        }
+    }
+    let lead_end = line.lead_end();
+    let assign_end = line.assign_end();
+    let mut indent_net = 0;
+    for t in &lt[..lead_end] {
+        indent_net += t.bracket_change();
+        if t.kind == Kind::OHeredoc {
+            break;
+        }
+    }
+    if let Some(eq) = line.assign {
+        indent_net += lt[eq..assign_end]
+            .iter()
+            .map(Tok::bracket_change)
+            .sum::<i32>();
+    }
+    if indent_net > 0 {
+        lt[0].spaces = 2 * levels.len();
+        levels.push(indent_net);
+    } else {
+        let mut closed = -indent_net;
+        while closed > 0 {
+            let Some(top) = levels.last_mut() else {
+                break;
+            };
+            if closed >= *top {
+                closed -= *top;
+                levels.pop();
+            } else {
+                *top -= closed;
+                closed = 0;
+            }
+        }
+        lt[0].spaces = 2 * levels.len();
+    }
+    *len += lt[0].spaces;
+    space_line(lt, &line);
+    let (lead_width, assign_width) = match line.assign {
+        // The assign cell is measured only for aligning a trailing comment.
+        Some(eq) if line.comment.is_some() => (columns(&lt[..eq]), columns(&lt[eq..assign_end])),
+        Some(eq) => (columns(&lt[..eq]), 0),
+        None => (0, 0),
+    };
+    Laid {
+        line,
+        net,
+        top_block_end,
+        comment_only: comment_only && any_comment,
+        lead_width,
+        assign_width,
+    }
+}
+
+/// Aligns `=` signs and trailing comments; returns the spaces added.
+fn align(toks: &mut [Tok<'_>], lines: &[Laid]) -> usize {
+    let mut added = 0;
+    // `=` signs: consecutive lines that have an assign cell form a run, aligned one space past
+    // the widest lead.
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].line.assign.is_none() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut max = 0;
+        while i < lines.len() && lines[i].line.assign.is_some() {
+            max = max.max(lines[i].lead_width);
+            i += 1;
+        }
+        for l in &lines[start..i] {
+            if let Some(eq) = l.line.assign {
+                // The `=` has one space already.
+                toks[l.line.start + eq].spaces = max - l.lead_width + 1;
+                added += max - l.lead_width;
+            }
+        }
+    }
+    // Trailing comments: the same, measured after the `=` alignment.
+    let comment_width = |toks: &[Tok<'_>], l: &Laid| {
+        l.line.comment.map(|c| match l.line.assign {
+            Some(eq) => l.lead_width + l.assign_width + toks[l.line.start + eq].spaces - 1,
+            None => columns(&l.line.toks(toks)[..c]),
+        })
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].line.comment.is_none() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut max = 0;
+        while i < lines.len() {
+            match comment_width(toks, &lines[i]) {
+                Some(w) => max = max.max(w),
+                None => break,
+            }
+            i += 1;
+        }
+        for l in &lines[start..i] {
+            if let (Some(c), Some(w)) = (l.line.comment, comment_width(toks, l)) {
+                let t = &mut toks[l.line.start + c];
+                added = (added + max - w + 1).saturating_sub(t.spaces);
+                t.spaces = max - w + 1;
+            }
+        }
+    }
+    added
+}
 fn find_cells(toks: &[Tok<'_>], line: &mut Line) {
     let lt = line.toks(toks);
     let n = lt.len();
@@ -1729,73 +1931,21 @@ fn find_cells(toks: &[Tok<'_>], line: &mut Line) {
     }
 }
 
-fn indent_lines(toks: &mut [Tok<'_>], lines: &[Line]) {
-    // How many brackets each open indentation level stands for: a line opening two brackets
-    // indents once, and is undone only when both are closed.
-    let mut levels: Vec<i32> = Vec::new();
-    for line in lines {
-        let lead_end = line.lead_end();
-        let assign_end = line.assign_end();
-        let lt = &mut toks[line.start..line.end];
-        let Some(first) = lt.first() else {
-            continue;
-        };
-        if first.kind == Kind::Newline {
-            lt[0].spaces = 0;
-            continue;
-        }
-        let mut net = 0;
-        for t in &lt[..lead_end] {
-            net += t.bracket_change();
-            if t.kind == Kind::OHeredoc {
-                break;
-            }
-        }
-        if let Some(eq) = line.assign {
-            net += lt[eq..assign_end]
-                .iter()
-                .map(Tok::bracket_change)
-                .sum::<i32>();
-        }
-        if net > 0 {
-            lt[0].spaces = 2 * levels.len();
-            levels.push(net);
-        } else {
-            let mut closed = -net;
-            while closed > 0 {
-                let Some(top) = levels.last_mut() else {
-                    break;
-                };
-                if closed >= *top {
-                    closed -= *top;
-                    levels.pop();
-                } else {
-                    *top -= closed;
-                    closed = 0;
-                }
-            }
-            lt[0].spaces = 2 * levels.len();
-        }
+/// Sets the spaces between the tokens of each cell of the line `lt`.
+fn space_line(lt: &mut [Tok<'_>], line: &Line) {
+    let lead_end = line.lead_end();
+    let assign_end = line.assign_end();
+    let mut cells = [(0, lead_end), (0, 0)];
+    if let Some(eq) = line.assign {
+        // The `=` always has one space before it; alignment widens that later.
+        lt[eq].spaces = 1;
+        cells[1] = (eq, assign_end);
     }
-}
-
-fn space_tokens(toks: &mut [Tok<'_>], lines: &[Line]) {
-    for line in lines {
-        let lead_end = line.lead_end();
-        let assign_end = line.assign_end();
-        let lt = &mut toks[line.start..line.end];
-        let mut cells = [(0, lead_end), (0, 0)];
-        if let Some(eq) = line.assign {
-            // The `=` always has one space before it; alignment widens that later.
-            lt[eq].spaces = 1;
-            cells[1] = (eq, assign_end);
-        }
-        for (start, end) in cells {
-            for i in start..end.saturating_sub(1) {
-                let before = if i > start { Some(&lt[i - 1]) } else { None };
-                let space = space_after(&lt[i], before, &lt[i + 1]);
-                lt[i + 1].spaces = usize::from(space);
-            }
+    for (start, end) in cells {
+        for i in start..end.saturating_sub(1) {
+            let before = if i > start { Some(&lt[i - 1]) } else { None };
+            let space = space_after(&lt[i], before, &lt[i + 1]);
+            lt[i + 1].spaces = usize::from(space);
         }
     }
 }
@@ -1864,56 +2014,6 @@ fn space_after(subject: &Tok<'_>, before: Option<&Tok<'_>>, after: &Tok<'_>) -> 
         return false;
     }
     true
-}
-
-fn align_cells(toks: &mut [Tok<'_>], lines: &[Line]) {
-    // `=` signs: consecutive lines that have an assign cell form a run, aligned one space past
-    // the widest lead.
-    let widths: Vec<Option<usize>> = lines
-        .iter()
-        .map(|l| l.assign.map(|_| columns(&l.toks(toks)[..l.lead_end()])))
-        .collect();
-    for (start, end) in runs(&widths) {
-        let max = (start..end).filter_map(|i| widths[i]).max().unwrap_or(0);
-        for i in start..end {
-            if let (Some(eq), Some(w)) = (lines[i].assign, widths[i]) {
-                toks[lines[i].start + eq].spaces = max - w + 1;
-            }
-        }
-    }
-    // Trailing comments: the same, measured after the `=` alignment.
-    let widths: Vec<Option<usize>> = lines
-        .iter()
-        .map(|l| l.comment.map(|c| columns(&l.toks(toks)[..c])))
-        .collect();
-    for (start, end) in runs(&widths) {
-        let max = (start..end).filter_map(|i| widths[i]).max().unwrap_or(0);
-        for i in start..end {
-            if let (Some(c), Some(w)) = (lines[i].comment, widths[i]) {
-                toks[lines[i].start + c].spaces = max - w + 1;
-            }
-        }
-    }
-}
-
-/// Maximal ranges of consecutive `Some` entries.
-fn runs(widths: &[Option<usize>]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, w) in widths.iter().enumerate() {
-        match (w, start) {
-            (Some(_), None) => start = Some(i),
-            (None, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, widths.len()));
-    }
-    out
 }
 
 #[cfg(test)]
