@@ -27,6 +27,8 @@ pub mod rules;
 pub mod source;
 #[cfg(test)]
 mod test_rng;
+#[cfg(test)]
+mod test_trees;
 pub mod why;
 pub mod write;
 pub mod yaml;

@@ -686,12 +686,6 @@ fn resolve(s: &str) -> Option<Value> {
 #[cfg(test)]
 pub(crate) static RENDERED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// The generator of `examples/gen.rs`, for a tree of template outputs in the tests.
-#[cfg(test)]
-#[allow(dead_code)]
-#[path = "../../examples/gen.rs"]
-mod gen;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -736,24 +730,7 @@ mod tests {
 
     /// What provisioner templates render to in specs/acme, every fixture and a generated tree.
     fn rendered_outputs() -> Vec<String> {
-        let mut roots = vec![root().join("specs/acme")];
-        let mut fixtures: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        fixtures.sort();
-        roots.extend(fixtures);
-        let generated =
-            std::env::temp_dir().join(format!("trestle-yaml-fast-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&generated);
-        super::gen::generate(12, &generated).unwrap();
-        roots.push(generated.clone());
-        for r in &roots {
-            let _ = crate::compile(r, &crate::Options::default());
-        }
-        let _ = std::fs::remove_dir_all(&generated);
+        crate::test_trees::compile_all("yaml-fast");
         let mut seen = std::mem::take(&mut *RENDERED.lock().unwrap());
         seen.sort();
         seen.dedup();

@@ -418,12 +418,6 @@ pub(super) static ACCEPTED: std::sync::atomic::AtomicUsize = std::sync::atomic::
 #[cfg(test)]
 pub(super) static DECLINED_OK: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// The generator of `examples/gen.rs`, for a tree of realistic template contexts in the tests.
-#[cfg(test)]
-#[allow(dead_code, clippy::duplicate_mod)] // yaml::fast's tests load it too
-#[path = "../../../examples/gen.rs"]
-mod gen;
-
 #[cfg(test)]
 mod tests {
     use super::super::{compile, registry, render_crate, Kind};
@@ -643,28 +637,9 @@ mod tests {
     /// tree) renders on the fast path wherever the crate renders it.
     #[test]
     fn real_templates_take_the_fast_path() {
-        use std::path::PathBuf;
         use std::sync::atomic::Ordering;
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let mut roots = vec![root.join("specs/acme")];
-        let mut fixtures: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        fixtures.sort();
-        roots.extend(fixtures);
-        let generated =
-            std::env::temp_dir().join(format!("trestle-templates-fast-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&generated);
-        super::gen::generate(12, &generated).unwrap();
-        roots.push(generated.clone());
         let before = super::ACCEPTED.load(Ordering::Relaxed);
-        for r in &roots {
-            let _ = crate::compile(r, &crate::Options::default());
-        }
-        let _ = std::fs::remove_dir_all(&generated);
+        crate::test_trees::compile_all("templates-fast");
         let accepted = super::ACCEPTED.load(Ordering::Relaxed) - before;
         assert!(accepted > 200, "only {accepted} fast renders");
         let declined = std::mem::take(&mut *super::DECLINED_OK.lock().unwrap());
