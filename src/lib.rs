@@ -141,11 +141,15 @@ pub enum Sink {
 }
 
 impl Sink {
-    fn take(&self, artifacts: &mut write::Artifacts, files: Vec<(String, Vec<u8>)>) {
+    /// The files to keep for [`Outcome::artifacts`]: all of them, or none once staged or dropped.
+    fn take(&self, files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
         match self {
-            Sink::Keep => artifacts.extend(files),
-            Sink::Discard => {}
-            Sink::Stage(staging) => staging.put(files),
+            Sink::Keep => files,
+            Sink::Discard => Vec::new(),
+            Sink::Stage(staging) => {
+                staging.put(files);
+                Vec::new()
+            }
         }
     }
 }
@@ -249,16 +253,9 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
                 );
                 t.lap(" policy input");
                 let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-                // Staged (or dropped) right away, while other environments still render.
-                let kept = match &options.sink {
-                    Sink::Keep => files,
-                    Sink::Discard => Vec::new(),
-                    Sink::Stage(staging) => {
-                        staging.put(files);
-                        t.lap(" staging");
-                        Vec::new()
-                    }
-                };
+                // Staged (or dropped) right away, before the next environment renders.
+                let kept = options.sink.take(files);
+                t.lap(" output");
                 ((kept, paths, d), objects, g)
             })
             .collect();
@@ -268,7 +265,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         for (((files, env_paths, d), o, g), env) in rendered.into_iter().zip(envs) {
             per_env.push((env.name.clone(), d));
             paths.extend(env_paths);
-            options.sink.take(&mut artifacts, files);
+            artifacts.extend(files);
             objects.push(o);
             graphs.insert(env.name.clone(), g);
         }
@@ -282,7 +279,7 @@ pub fn compile(root: &Path, options: &Options) -> Outcome {
         let (files, d) = emit::backstage::emit(checked, &catalog);
         diags.extend(d);
         paths.extend(files.iter().map(|(p, _)| p.clone()));
-        options.sink.take(&mut artifacts, files);
+        artifacts.extend(options.sink.take(files));
         diags.extend(path_collisions(checked, envs, &paths));
         t.lap("catalog");
         let policies = policy::run(&policy::Input {

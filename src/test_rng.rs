@@ -41,4 +41,28 @@ impl Rng {
             s.replace_range(at..end, with);
         }
     }
+
+    /// Runs `fast_path` on `n` mutants of `inputs` (see [`Rng::mutate`]) and checks that between
+    /// a tenth and nine tenths of them take it: the mutants must exercise both outcomes, or the
+    /// test proves little. `fast_path` asserts whatever must hold for each mutant.
+    pub(crate) fn mutants_take_both_paths(
+        &mut self,
+        inputs: &[String],
+        pieces: &[&str],
+        n: usize,
+        fast_path: impl Fn(&str) -> bool,
+    ) {
+        let (mut cases, mut fast) = (0, 0);
+        for _ in 0..n {
+            let mut s = inputs[self.below(inputs.len())].clone();
+            self.mutate(&mut s, pieces);
+            cases += 1;
+            fast += usize::from(fast_path(&s));
+        }
+        eprintln!("{fast} of {cases} mutants read by the fast path");
+        assert!(
+            fast > cases / 10 && fast < cases * 9 / 10,
+            "{fast} of {cases} fast"
+        );
+    }
 }
